@@ -1,0 +1,144 @@
+"""The `bienestar` command: what people do by hand (run the demo, generate the sample city, inspect quarantine)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from bienestar import settings
+
+DESCRIPTION = """\
+bienestar: neighbourhood well-being indicators and indices for city governments.
+
+Everything the pipeline writes goes under BIENESTAR_HOME (default: ./var in the checkout):
+landing/ (deliveries), warehouse/ (working DuckDB), published/ (read-only snapshots), reports/, airflow/.
+"""
+
+
+def _city(args):
+    from cities import load_city
+
+    return load_city(args.city or settings.city_name())
+
+
+def cmd_generate(args) -> int:
+    """Write the sample city's deliveries into landing/."""
+    city = _city(args)
+    generator = city.config.get("generator")
+    if not generator:
+        print(f"city {city.name!r} is not generated: its deliveries come from its sources", file=sys.stderr)
+        return 2
+    target = settings.paths().landing_for(city.name)
+    module = importlib.import_module(generator)
+    module.generate(target, scale=args.scale, seed=args.seed, months=tuple(city.config.get("months", [])))
+    print(f"sample city written to {target}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    """Run the DAGs in order through Airflow."""
+    from bienestar.runner import PipelineFailed, run_pipeline
+
+    city = _city(args)
+    started = time.monotonic()
+    try:
+        run_pipeline(city)
+    except PipelineFailed as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    paths = settings.paths()
+    print(f"\nDone in {time.monotonic() - started:.0f} s.")
+    print(f"  report:    {paths.reports_for(city.name) / 'index.html'}")
+    print(f"  database:  {paths.current_snapshot}  (open read-only: duckdb -readonly {paths.current_snapshot})")
+    print(f"  quarantine: bienestar quarantine --city {city.name}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Generate the sample city, then run the whole pipeline on it."""
+    code = cmd_generate(args)
+    return code or cmd_run(args)
+
+
+def cmd_quarantine(args) -> int:
+    """List what the pipeline rejected or flagged, and why."""
+    from bienestar import warehouse
+
+    paths = settings.paths()
+    if not paths.warehouse.exists():
+        print(f"no working database at {paths.warehouse}: run the pipeline first", file=sys.stderr)
+        return 2
+    city = _city(args)
+    con = warehouse.connect(read_only=True)
+    try:
+        where, params = "city = ?", [city.name]
+        if args.source:
+            where += " AND source LIKE ?"
+            params.append(f"{args.source}%")
+        frame = con.execute(
+            f'SELECT source, delivery, "row", record_id, field, action, reason FROM audit.quarantine WHERE {where} '
+            'ORDER BY source, delivery, "row", record_id', params).df()
+    finally:
+        con.close()
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+        return 0
+    if frame.empty:
+        print(f"nothing quarantined for {city.name}")
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", args.limit, "display.max_colwidth", 90, "display.width", 200):
+        print(frame.head(args.limit).to_string(index=False))
+    summary = frame.groupby(["source", "action"]).size()
+    print(f"\n{len(frame)} record(s) in quarantine for {city.name}:")
+    for (source, action), count in summary.items():
+        print(f"  {source:<40} {action:<9} {count}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Rebuild the report from the current published snapshot."""
+    from bienestar.publish import build_city_report
+
+    print(build_city_report(_city(args)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bienestar", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--city", help=f"city config under cities/ (default: BIENESTAR_CITY or {settings.DEFAULT_CITY})")
+        p.set_defaults(func=func)
+        return p
+
+    for name, func, text in [
+        ("demo", cmd_demo, "generate the sample city and run the whole pipeline on it through Airflow"),
+        ("generate", cmd_generate, "write the sample city's deliveries into BIENESTAR_HOME/landing/<city>/"),
+    ]:
+        p = add(name, func, text)
+        p.add_argument("--scale", type=float, default=1.0, help="multiply the number of households and records "
+                       "(default 1.0: about 20,000 households)")
+        p.add_argument("--seed", type=int, default=20240601, help="random seed (same seed, same files)")
+    add("run", cmd_run, "run the DAGs in order through Airflow (dag.test) on what is in landing/")
+    q = add("quarantine", cmd_quarantine, "list the records the pipeline rejected or flagged, with the reason")
+    q.add_argument("--source", help="only sources starting with this, e.g. census or sensors/readings")
+    q.add_argument("--limit", type=int, default=200, help="rows to print (default 200)")
+    q.add_argument("--format", choices=["table", "csv"], default="table")
+    add("report", cmd_report, "rebuild the HTML report from published/current.duckdb")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What the DAG files share: the Assets that link them, default task arguments, and the city of a run.
+
+Kept free of heavy imports: the scheduler imports this module every time it parses a DAG file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset
+
+STAGED_CENSUS = Asset("duckdb://bienestar/staging/census")
+STAGED_SERVICES = Asset("duckdb://bienestar/staging/service_records")
+STAGED_SENSORS = Asset("duckdb://bienestar/staging/sensor_readings")
+MARTS = Asset("duckdb://bienestar/marts")
+
+# Writers of the working DuckDB file queue on this one-slot pool: DuckDB allows one writing process.
+WRITER_POOL = "duckdb_writer"
+
+DEFAULT_ARGS = {
+    "owner": "bienestar",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def current_city():
+    """The city of this run (BIENESTAR_CITY, default the sample city), read at run time, not parse time."""
+    from bienestar import settings
+    from cities import load_city
+
+    return load_city(settings.city_name())
+
+
+def month_of(data_interval_start) -> str:
+    """The `YYYY-MM` partition a monthly data interval covers."""
+    return f"{data_interval_start:%Y-%m}"
+
+
+def run_gate_task(suite: str, run_id: str | None) -> None:
+    """Run a quality gate inside a task; a failed gate fails the task at once, without retries.
+
+    A gate's verdict is deterministic (the same data fails the same way), so retrying would only delay the alert.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from expectations.gate import GateFailed, run_gate
+
+    try:
+        run_gate(current_city(), suite, run_id or "manual")
+    except GateFailed as exc:
+        raise AirflowFailException(str(exc)) from exc

@@ -1,0 +1,72 @@
+"""Publish the validated `marts` as a read-only snapshot, and build the report from it.
+
+The snapshot is written to a temporary file next to `current.duckdb`, validated (suite `published_snapshot`),
+and only then moved into place with an atomic rename, so readers see the old snapshot or the new one, never a
+half-built one, and a failed run leaves the last published file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bienestar import settings, warehouse
+from cities import City
+
+MARTS_TABLES = {
+    "areas": "Areas of every level with their parent, population and polygon (EPSG:4326 WKT).",
+    "indicator_catalogue": "What every indicator means: definition, unit, direction, source, dimension.",
+    "dimensions": "The dimensions of the well-being index, in display order.",
+    "indicator_values": "One value per area, indicator and period, with numerator and denominator; small counts "
+                        "suppressed.",
+    "index_scores": "Composite index and dimension scores (0-100, higher is better), ranks and quintiles per area.",
+    "index_runs": "The spec, its hash and the engine version behind each index's scores.",
+}
+
+
+def publish_snapshot(city: City, run_id: str | None = None) -> Path:
+    """Copy `marts` to a new file, validate it, then atomically replace `published/current.duckdb`."""
+    from expectations.gate import run_gate
+
+    paths = settings.paths()
+    paths.published.mkdir(parents=True, exist_ok=True)
+    fresh = paths.published / f".incoming-{city.name}.duckdb"
+    fresh.unlink(missing_ok=True)
+    with warehouse.session() as con:
+        con.execute("CHECKPOINT")
+        con.execute(f"ATTACH '{fresh}' AS snapshot")
+        try:
+            con.execute("CREATE SCHEMA snapshot.marts")
+            for table, comment in MARTS_TABLES.items():
+                order = "city, level, area_id" if table in ("areas",) else "ALL"
+                con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM marts.{table} ORDER BY {order}")
+                con.execute(f"COMMENT ON TABLE snapshot.marts.{table} IS '{comment}'")
+        finally:
+            con.execute("DETACH snapshot")
+    try:
+        run_gate(city, "published_snapshot", run_id or "manual", database=fresh)
+    except Exception:
+        fresh.unlink(missing_ok=True)
+        raise
+    vintage_copy = paths.published / f"{city.name}-{city.vintage}.duckdb"
+    shutil.copyfile(fresh, vintage_copy.with_suffix(".tmp"))
+    os.replace(vintage_copy.with_suffix(".tmp"), vintage_copy)
+    os.replace(fresh, paths.current_snapshot)
+    return paths.current_snapshot
+
+
+def build_city_report(city: City) -> Path:
+    """The HTML report of a city from the current published snapshot."""
+    from reports.build import build_report
+
+    paths = settings.paths()
+    quality = paths.quality / "index.html"
+    return build_report(
+        paths.current_snapshot,
+        paths.reports_for(city.name),
+        city_name=city.display_name,
+        index_id="wellbeing",
+        period=city.vintage,
+        quality_url=quality.as_uri() if quality.exists() else None,
+    )

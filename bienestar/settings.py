@@ -1,0 +1,89 @@
+"""Settings read from the environment, with defaults that work on a fresh checkout.
+
+`BIENESTAR_HOME` holds everything the pipeline writes:
+
+    landing/<city>/<source>/   files as delivered
+    warehouse/bienestar.duckdb the working database (one writer at a time)
+    published/                 read-only snapshots for readers (`current.duckdb`, `<vintage>.duckdb`)
+    reports/<city>/            the HTML report
+    quality/                   validation results (GX Data Docs)
+    airflow/                   AIRFLOW_HOME for local runs (SQLite metadata DB, logs)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CITY = "la_paz_demo"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a pipeline run reads and writes, all below one home folder."""
+
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    def landing_for(self, city: str) -> Path:
+        return self.landing / city
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / "bienestar.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def current_snapshot(self) -> Path:
+        return self.published / "current.duckdb"
+
+    def reports_for(self, city: str) -> Path:
+        return self.home / "reports" / city
+
+    @property
+    def quality(self) -> Path:
+        return self.home / "quality"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+
+def home() -> Path:
+    """The folder named by BIENESTAR_HOME, or `var/` in the checkout."""
+    return Path(os.environ.get("BIENESTAR_HOME") or PROJECT_ROOT / "var").resolve()
+
+
+def paths() -> Paths:
+    """The paths of the current BIENESTAR_HOME (read on every call, so tests can point it elsewhere)."""
+    return Paths(home())
+
+
+def city_name() -> str:
+    """The city the pipeline runs for (BIENESTAR_CITY, default the bundled sample city)."""
+    return os.environ.get("BIENESTAR_CITY") or DEFAULT_CITY
+
+
+def pseudonym_key(city: str, *, demo: bool) -> bytes:
+    """The secret key for pseudonymising ids (BIENESTAR_PSEUDONYM_KEY).
+
+    The sample city may fall back to a fixed, public key: its people are synthetic. A real city must set a key,
+    otherwise anyone could re-identify hashed ids by hashing candidate ids themselves.
+    """
+    key = os.environ.get("BIENESTAR_PSEUDONYM_KEY")
+    if key:
+        return key.encode()
+    if demo:
+        return f"bienestar-demo-key:{city}".encode()
+    raise RuntimeError(
+        f"city {city!r} needs a pseudonymisation key: set BIENESTAR_PSEUDONYM_KEY (a long random secret) "
+        "before running the pipeline; ids are hashed with it and it must stay the same between runs."
+    )

@@ -1,0 +1,134 @@
+"""The working DuckDB database: schemas, partition writes and the audit tables.
+
+One process writes the working file at a time (Airflow pool `duckdb_writer`, one slot). Every write replaces a
+partition (delete-then-insert in one transaction), so running a task twice gives the same database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from bienestar import settings
+
+SCHEMAS = ("raw", "staging", "marts", "audit")
+
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    city VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,          -- raw | staging
+    source VARCHAR NOT NULL,         -- delivery family, e.g. census/households.csv
+    delivery VARCHAR,                -- file name (or URL) the record came in
+    "row" BIGINT,                    -- 1-based position of the record in the delivery
+    record_id VARCHAR,
+    field VARCHAR,
+    reason VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,         -- rejected (not used downstream) | flagged (kept, excluded where it matters)
+    record VARCHAR                   -- the record as JSON, identifiers already removed
+);
+CREATE TABLE IF NOT EXISTS audit.validation_results (
+    city VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    suite VARCHAR NOT NULL,
+    expectation VARCHAR NOT NULL,
+    "column" VARCHAR,
+    severity VARCHAR NOT NULL,       -- blocking | warning
+    success BOOLEAN NOT NULL,
+    observed_value VARCHAR,
+    unexpected_count BIGINT,
+    examples VARCHAR
+);
+"""
+
+
+def connect(path: Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the working database (created with its schemas on first use)."""
+    path = path or settings.paths().warehouse
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(AUDIT_DDL)
+    return con
+
+
+@contextmanager
+def session(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection that is always closed, so the next task can open the file."""
+    con = connect(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _where(keys: Mapping[str, object]) -> tuple[str, list[object]]:
+    clause = " AND ".join(f'"{k}" = ?' for k in keys) or "TRUE"
+    return clause, list(keys.values())
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Mapping[str, object]
+) -> int:
+    """Replace the rows of `table` matching `keys` with `frame`, in one transaction.
+
+    The table is created from the frame's columns on first write. Columns of `keys` missing from the frame are
+    added with the key's value, so callers cannot forget them.
+    """
+    frame = frame.copy()
+    for column, value in keys.items():
+        if column not in frame.columns:
+            frame.insert(0, column, value)
+    clause, params = _where(keys)
+    con.register("_partition", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _partition LIMIT 0")
+        con.execute(f"DELETE FROM {table} WHERE {clause}", params)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _partition")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_partition")
+    return len(frame)
+
+
+QUARANTINE_COLUMNS = ["stage", "source", "delivery", "row", "record_id", "field", "reason", "action", "record"]
+
+
+def quarantine_frame(rows: list[dict]) -> pd.DataFrame:
+    """A frame with the quarantine columns, from dicts that hold some of them (`record` may be a dict)."""
+    out = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    out["record"] = [
+        json.dumps(r, sort_keys=True, ensure_ascii=False, default=str) if isinstance(r, dict) else r
+        for r in out["record"]
+    ]
+    out["row"] = out["row"].astype("Int64")
+    return out.astype({c: "string" for c in QUARANTINE_COLUMNS if c != "row"})
+
+
+def replace_quarantine(
+    con: duckdb.DuckDBPyConnection, city: str, stage: str, source: str, frame: pd.DataFrame
+) -> int:
+    """Replace what one stage quarantined for one source (a rerun replaces, never duplicates)."""
+    frame = frame.assign(stage=stage, source=source)
+    return replace_partition(con, "audit.quarantine", frame, {"city": city, "stage": stage, "source": source})

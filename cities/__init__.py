@@ -1,0 +1,72 @@
+"""City configurations: one folder per city with `city.yaml`, its index spec and (for sample cities) a generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CITIES_DIR = Path(__file__).resolve().parent
+
+
+class CityConfigError(ValueError):
+    """A city configuration that cannot be used, with the file and the key at fault."""
+
+
+@dataclass(frozen=True)
+class City:
+    """A city's configuration as read from `cities/<name>/city.yaml`."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any]
+
+    @property
+    def display_name(self) -> str:
+        return self.config.get("display_name", self.name)
+
+    @property
+    def demo(self) -> bool:
+        return bool(self.config.get("demo", False))
+
+    @property
+    def levels(self) -> list[dict[str, str]]:
+        return self.config["levels"]
+
+    @property
+    def vintage(self) -> str:
+        return str(self.config["census"]["vintage"])
+
+    @property
+    def index_spec_path(self) -> Path:
+        return self.folder / self.config["index"]
+
+    def section(self, key: str) -> dict[str, Any]:
+        """One section of the config, with a clear error when it is missing."""
+        try:
+            return self.config[key]
+        except KeyError:
+            raise CityConfigError(f"{self.folder / 'city.yaml'}: missing section {key!r}") from None
+
+
+def available_cities() -> list[str]:
+    """Names of the cities that have a `city.yaml`."""
+    return sorted(p.parent.name for p in CITIES_DIR.glob("*/city.yaml"))
+
+
+def load_city(name: str) -> City:
+    """Read a city's configuration; an unknown name lists the cities that exist."""
+    folder = CITIES_DIR / name
+    path = folder / "city.yaml"
+    if not path.exists():
+        raise CityConfigError(f"unknown city {name!r}: no {path}. Available: {', '.join(available_cities())}")
+    with path.open(encoding="utf-8") as fh:
+        config = yaml.safe_load(fh)
+    for key in ("name", "levels", "census", "index"):
+        if key not in config:
+            raise CityConfigError(f"{path}: missing key {key!r}")
+    if config["name"] != name:
+        raise CityConfigError(f"{path}: name {config['name']!r} does not match its folder {name!r}")
+    return City(name=name, folder=folder, config=config)

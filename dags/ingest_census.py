@@ -1,0 +1,40 @@
+"""Census and boundaries: land the delivered files, gate them, build staging, gate it."""
+
+from airflow.sdk import dag, task
+
+from bienestar.orchestration import DEFAULT_ARGS, STAGED_CENSUS, WRITER_POOL, current_city, run_gate_task
+
+
+@dag(
+    schedule=None,  # a census arrives once a decade, on no clock: an operator triggers it on delivery
+    catchup=False,
+    tags=["bienestar", "ingest", "census"],
+    default_args=DEFAULT_ARGS,
+    max_active_runs=1,
+    doc_md=__doc__,
+)
+def ingest_census():
+    @task(pool=WRITER_POOL)
+    def land_census_files():
+        from sources.deliveries import land_census
+
+        return land_census(current_city())
+
+    @task(pool=WRITER_POOL)
+    def gate_raw_census(run_id=None):
+        run_gate_task("raw_census", run_id)
+
+    @task(pool=WRITER_POOL)
+    def build_staging_census():
+        from transforms.staging import stage_census
+
+        return stage_census(current_city())
+
+    @task(pool=WRITER_POOL, outlets=[STAGED_CENSUS])
+    def gate_staging_census(run_id=None):
+        run_gate_task("staging_census", run_id)
+
+    land_census_files() >> gate_raw_census() >> build_staging_census() >> gate_staging_census()
+
+
+ingest_census()

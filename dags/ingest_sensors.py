@@ -1,0 +1,43 @@
+"""Sensor readings, one month per run: land the month's readings, flag them in staging, gate them."""
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from bienestar.orchestration import (
+    DEFAULT_ARGS,
+    STAGED_SENSORS,
+    WRITER_POOL,
+    current_city,
+    month_of,
+    run_gate_task,
+)
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
+    catchup=False,
+    tags=["bienestar", "ingest", "sensors"],
+    default_args=DEFAULT_ARGS,
+    max_active_runs=1,
+    doc_md=__doc__,
+)
+def ingest_sensors():
+    @task(pool=WRITER_POOL)
+    def land_sensor_files(data_interval_start=None):
+        from sources.deliveries import land_sensors
+
+        return land_sensors(current_city(), month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL)
+    def build_staging_sensors(data_interval_start=None):
+        from transforms.staging import stage_sensors
+
+        return stage_sensors(current_city(), month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL, outlets=[STAGED_SENSORS])
+    def gate_staging_sensors(run_id=None):
+        run_gate_task("staging_sensor_readings", run_id)
+
+    land_sensor_files() >> build_staging_sensors() >> gate_staging_sensors()
+
+
+ingest_sensors()

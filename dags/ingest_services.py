@@ -1,0 +1,43 @@
+"""Public-service records, one month per run: land the month's files, build staging, gate it."""
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from bienestar.orchestration import (
+    DEFAULT_ARGS,
+    STAGED_SERVICES,
+    WRITER_POOL,
+    current_city,
+    month_of,
+    run_gate_task,
+)
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
+    catchup=False,
+    tags=["bienestar", "ingest", "services"],
+    default_args=DEFAULT_ARGS,
+    max_active_runs=1,
+    doc_md=__doc__,
+)
+def ingest_services():
+    @task(pool=WRITER_POOL)
+    def land_service_files(data_interval_start=None):
+        from sources.deliveries import land_services
+
+        return land_services(current_city(), month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL)
+    def build_staging_services(data_interval_start=None):
+        from transforms.staging import stage_services
+
+        return stage_services(current_city(), month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL, outlets=[STAGED_SERVICES])
+    def gate_staging_services(run_id=None):
+        run_gate_task("staging_service_records", run_id)
+
+    land_service_files() >> build_staging_services() >> gate_staging_services()
+
+
+ingest_services()

@@ -1,0 +1,105 @@
+"""Build the `marts` tables of one city from `staging`: areas, indicator values, index scores, catalogue."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bienestar import warehouse
+from cities import City
+from indicators.area_indicators import (
+    census_counts,
+    population,
+    publish_values,
+    roll_up,
+    sensor_counts,
+    service_counts,
+)
+from indicators.catalogue import load_catalogue
+from indicators.engine import ENGINE_VERSION, compute_index, load_spec
+from transforms.areas import area_parents
+
+
+def _read(con, sql: str, params: list) -> pd.DataFrame:
+    return con.execute(sql, params).df()
+
+
+def build_indicator_values(city: City) -> dict[str, int]:
+    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values for the vintage."""
+    publication = city.config.get("publication", {})
+    catalogue, dimensions = load_catalogue(min_denominator=int(publication.get("min_denominator", 20)))
+    with warehouse.session() as con:
+        areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
+        if areas.empty:
+            raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
+        vintage = [city.name, city.vintage]
+        households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", vintage)
+        persons = _read(con, "SELECT * FROM staging.persons WHERE city = ? AND vintage = ?", vintage)
+        records = _read(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
+                        [city.name, f"{city.vintage}-%"])
+        readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND month LIKE ?",
+                         [city.name, f"{city.vintage}-%"])
+        stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
+        base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()
+        pop = population(households, persons, base_ids)
+        max_distance = float(city.section("sensors")["max_distance_m"])
+        counts = pd.concat([
+            census_counts(households, persons),
+            service_counts(records, pop),
+            sensor_counts(readings, stations, areas, pop, max_distance),
+        ], ignore_index=True)
+        rolled = roll_up(counts, area_parents(areas))
+        notes = {"pm25_mean": f"no valid PM2.5 sensor within {max_distance:.0f} m"}
+        values = publish_values(rolled, catalogue, areas, city.vintage, notes)
+        residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
+                                       denominator=0.0, multiplier=1.0), area_parents(areas))
+        marts_areas = areas.merge(residents[["area_id", "numerator"]], on="area_id", how="left")
+        min_pop = int(publication.get("min_denominator", 20))
+        marts_areas["population"] = marts_areas["numerator"].where(marts_areas["numerator"] >= min_pop).astype("Int64")
+        marts_areas = marts_areas[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
+        key = {"city": city.name}
+        warehouse.replace_partition(con, "marts.areas", marts_areas, key)
+        warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
+        warehouse.replace_partition(con, "marts.dimensions", dimensions.assign(position=range(len(dimensions))), key)
+        warehouse.replace_partition(con, "marts.indicator_values", values, {**key, "period": city.vintage})
+    return {"areas": len(marts_areas), "indicator_values": len(values),
+            "suppressed": int(values["suppressed"].sum())}
+
+
+def build_index_scores(city: City) -> dict[str, int]:
+    """marts.index_scores (every level, every node) and what built them in marts.index_runs.
+
+    marts.index_runs keeps the spec, its hash and the engine version beside the scores, so a published vintage
+    can be rebuilt exactly; it holds no clock time or run id, so rebuilding the same vintage changes nothing.
+    """
+    spec = load_spec(city.index_spec_path)
+    with warehouse.session() as con:
+        values = _read(con, "SELECT area_id, level, indicator_id, value FROM marts.indicator_values "
+                       "WHERE city = ? AND period = ?", [city.name, city.vintage])
+        if values.empty:
+            raise RuntimeError(f"no indicator values for {city.name!r} {city.vintage}: run build_indicator_values")
+        parts = []
+        for level, group in values.groupby("level", sort=False):
+            wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
+            wide.columns.name = None
+            scored = compute_index(wide, spec)
+            nodes = spec.node_order()
+            long = scored.melt(id_vars=[spec.unit], value_vars=nodes, var_name="node_id", value_name="score")
+            long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
+            root = long["node_id"] == spec.root
+            quantile = scored.set_index(spec.unit).get("quantile")
+            long["quantile"] = pd.NA
+            if quantile is not None:
+                long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
+            parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
+        scores = pd.concat(parts, ignore_index=True)
+        scores = scores.assign(index_id=spec.id, period=city.vintage)
+        scores["rank"] = scores["rank"].astype("Int64")
+        scores["quantile"] = scores["quantile"].astype("Int64")
+        scores = scores[["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile"]]
+        scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
+        key = {"city": city.name, "index_id": spec.id, "period": city.vintage}
+        warehouse.replace_partition(con, "marts.index_scores", scores, key)
+        run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,
+                             "spec_yaml": city.index_spec_path.read_text(encoding="utf-8")}])
+        warehouse.replace_partition(con, "marts.index_runs", run, key)
+    return {"index_scores": len(scores)}

@@ -1,0 +1,1 @@
+"""Connectors: bring deliveries from where a city publishes them into the `raw` layer, with lineage."""

@@ -1,0 +1,1 @@
+"""Transforms: `raw` -> `staging` (typed, cleaned, pseudonymised, placed in an area)."""

@@ -1,0 +1,88 @@
+"""Build the `staging` tables of one city from `raw`, one function per source family.
+
+Each function reads its raw partition, cleans it (see `transforms.cleaning`), and replaces its staging partition
+and its quarantine entries in one go, so reruns give the same database.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bienestar import warehouse
+from cities import City
+from transforms.areas import areas_from_boundaries
+from transforms.census import stage_households, stage_persons
+from transforms.sensors import find_gaps, stage_readings, stage_stations
+from transforms.services import stage_service_records
+
+
+def _read(con, sql: str, params: list) -> pd.DataFrame:
+    return con.execute(sql, params).df()
+
+
+def _areas(con, city: City) -> pd.DataFrame:
+    return _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
+
+
+def _quarantine(con, city: City, source: str, entries: list[dict]) -> None:
+    warehouse.replace_quarantine(con, city.name, "staging", source, warehouse.quarantine_frame(entries))
+
+
+def stage_census(city: City) -> dict[str, int]:
+    """staging.areas, staging.households and staging.persons for the city's census vintage."""
+    with warehouse.session() as con:
+        boundaries = _read(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row", [city.name])
+        areas = areas_from_boundaries(city, boundaries)
+        warehouse.replace_partition(con, "staging.areas", areas, {"city": city.name})
+        raw_households = _read(con, "SELECT * FROM raw.census_households WHERE city = ? ORDER BY _row",
+                               [city.name])
+        households = stage_households(raw_households, areas)
+        raw_persons = _read(con, "SELECT * FROM raw.census_persons WHERE city = ? ORDER BY _row", [city.name])
+        persons = stage_persons(raw_persons, households.frame)
+        vintage = {"city": city.name, "vintage": city.vintage}
+        warehouse.replace_partition(con, "staging.households", households.frame, vintage)
+        warehouse.replace_partition(con, "staging.persons", persons.frame, vintage)
+        _quarantine(con, city, "census/households", households.quarantine)
+        _quarantine(con, city, "census/persons", persons.quarantine)
+        return {"areas": len(areas), "households": len(households.frame), "persons": len(persons.frame),
+                "quarantined": len(households.quarantine) + len(persons.quarantine)}
+
+
+def stage_services(city: City, month: str) -> dict[str, int]:
+    """staging.service_records for one month, every family."""
+    counts = {}
+    with warehouse.session() as con:
+        areas = _areas(con, city)
+        if areas.empty:
+            raise RuntimeError(f"no areas for city {city.name!r} in staging: run ingest_census first")
+        for family in city.section("services")["families"]:
+            raw = _read(con, "SELECT * FROM raw.service_records WHERE city = ? AND _source = ? AND _loaded_for = ? "
+                        "ORDER BY _row", [city.name, f"services/{family}", month])
+            cleaned = stage_service_records(raw.assign(family=family), areas)
+            warehouse.replace_partition(con, "staging.service_records", cleaned.frame,
+                                        {"city": city.name, "family": family, "month": month})
+            _quarantine(con, city, f"services/{family}/{month}", cleaned.quarantine)
+            counts[family] = len(cleaned.frame)
+    return counts
+
+
+def stage_sensors(city: City, month: str) -> dict[str, int]:
+    """staging.sensor_stations and one month of flagged staging.sensor_readings."""
+    quality = city.section("sensors")
+    with warehouse.session() as con:
+        areas = _areas(con, city)
+        if areas.empty:
+            raise RuntimeError(f"no areas for city {city.name!r} in staging: run ingest_census first")
+        raw_stations = _read(con, "SELECT * FROM raw.sensor_stations WHERE city = ? ORDER BY _row", [city.name])
+        stations = stage_stations(raw_stations, areas)
+        warehouse.replace_partition(con, "staging.sensor_stations", stations, {"city": city.name})
+        raw = _read(con, "SELECT * FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ? ORDER BY _row",
+                    [city.name, month])
+        cleaned = stage_readings(raw, stations, quality)
+        start = pd.Timestamp(f"{month}-01")
+        gaps = find_gaps(cleaned.frame, start, start + pd.offsets.MonthBegin(1), quality["gap_hours"])
+        warehouse.replace_partition(con, "staging.sensor_readings", cleaned.frame,
+                                    {"city": city.name, "month": month})
+        _quarantine(con, city, f"sensors/readings/{month}", cleaned.quarantine + gaps)
+        flags = cleaned.frame["flag"].value_counts().to_dict()
+        return {"stations": len(stations), "readings": len(cleaned.frame), **{f"flag_{k}": v for k, v in flags.items()}}
