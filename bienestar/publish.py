@@ -69,4 +69,5 @@ def build_city_report(city: City) -> Path:
         index_id="wellbeing",
         period=city.vintage,
         quality_url=quality.as_uri() if quality.exists() else None,
+        city=city.name,
     )
