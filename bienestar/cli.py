@@ -82,6 +82,7 @@ def cmd_quarantine(args) -> int:
             'ORDER BY source, delivery, "row", record_id', params).df()
     finally:
         con.close()
+    frame["row"] = frame["row"].astype("Int64")
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
         return 0

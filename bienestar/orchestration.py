@@ -17,11 +17,32 @@ MARTS = Asset("duckdb://bienestar/marts")
 # Writers of the working DuckDB file queue on this one-slot pool: DuckDB allows one writing process.
 WRITER_POOL = "duckdb_writer"
 
+def _failure_file(dag_id: str, task_id: str):
+    from bienestar import settings
+
+    return settings.paths().airflow_home / "failures" / f"{dag_id}.{task_id}.txt"
+
+
+def record_failure(context) -> None:
+    """Task failure callback: keep the error's one-line message where the runner and operators can read it."""
+    ti = context["ti"]
+    path = _failure_file(ti.dag_id, ti.task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{type(context.get('exception')).__name__}: {context.get('exception')}", encoding="utf-8")
+
+
+def read_failure(dag_id: str, task_id: str) -> str | None:
+    """The last error recorded for a task, if any."""
+    path = _failure_file(dag_id, task_id)
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
 DEFAULT_ARGS = {
     "owner": "bienestar",
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
+    "on_failure_callback": record_failure,
 }
 
 

@@ -39,9 +39,10 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
         try:
             con.execute("CREATE SCHEMA snapshot.marts")
             for table, comment in MARTS_TABLES.items():
-                order = "city, level, area_id" if table in ("areas",) else "ALL"
+                order = "ALL"
                 con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM marts.{table} ORDER BY {order}")
-                con.execute(f"COMMENT ON TABLE snapshot.marts.{table} IS '{comment}'")
+                quoted = comment.replace("'", "''")
+                con.execute(f"COMMENT ON TABLE snapshot.marts.{table} IS '{quoted}'")
         finally:
             con.execute("DETACH snapshot")
     try:

@@ -8,6 +8,7 @@ which task failed and why.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ DAGS_FOLDER = settings.PROJECT_ROOT / "dags"
 class Step:
     dag_id: str
     logical_date: datetime
+    label: str = ""
 
 
 class PipelineFailed(RuntimeError):
@@ -61,26 +63,29 @@ def prepare_metadata_db() -> None:
 def plan(city) -> list[Step]:
     """The DAG runs that build a city's vintage: census, every month of services and sensors, then the rest."""
     vintage_date = datetime(int(city.vintage), 1, 1, tzinfo=UTC)
-    steps = [Step("ingest_census", vintage_date)]
+    steps = [Step("ingest_census", vintage_date, f"census {city.vintage}")]
     for month in city.config.get("months", []):
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-        steps += [Step("ingest_services", start), Step("ingest_sensors", start)]
-    steps += [Step("build_indicators", vintage_date), Step("publish_report", vintage_date)]
+        # dag.test() runs the data interval that ends at the logical date it is given: the month's end.
+        end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        steps += [Step("ingest_services", end, month), Step("ingest_sensors", end, month)]
+    steps += [Step("build_indicators", vintage_date, city.vintage), Step("publish_report", vintage_date, city.vintage)]
     return steps
 
 
 def _failure_details(dag_run) -> str:
+    """Which tasks failed, with the error each recorded (see `orchestration.record_failure`), and what did not run."""
     from airflow.utils.state import TaskInstanceState
 
-    failed = [ti for ti in dag_run.get_task_instances()
-              if ti.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)]
-    lines = []
-    for ti in failed:
-        if ti.state == TaskInstanceState.FAILED:
-            lines.append(f"task {ti.task_id} failed")
-        else:
-            lines.append(f"task {ti.task_id} did not run (an upstream task failed)")
-    return "; ".join(lines) or f"run ended in state {dag_run.state}"
+    from bienestar.orchestration import read_failure
+
+    instances = dag_run.get_task_instances()
+    lines = [f"task {ti.task_id} failed: {read_failure(dag_run.dag_id, ti.task_id) or 'see its log above'}"
+             for ti in instances if ti.state == TaskInstanceState.FAILED]
+    skipped = [ti.task_id for ti in instances if ti.state == TaskInstanceState.UPSTREAM_FAILED]
+    if skipped:
+        lines.append(f"not run because of it: {', '.join(skipped)}")
+    return "\n  ".join(lines) or f"run ended in state {dag_run.state}"
 
 
 def run_pipeline(city, *, out=sys.stdout) -> None:
@@ -90,6 +95,7 @@ def run_pipeline(city, *, out=sys.stdout) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     prepare_metadata_db()
+    shutil.rmtree(settings.paths().airflow_home / "failures", ignore_errors=True)  # errors of earlier runs
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         errors = "\n".join(f"{k}: {v}" for k, v in bag.import_errors.items())
@@ -100,11 +106,11 @@ def run_pipeline(city, *, out=sys.stdout) -> None:
         # Retries are for flaky sources in production; here a failure should stop the run at once.
         for task in dag.tasks:
             task.retries = 0
-        print(f"[{number}/{len(steps)}] {step.dag_id} ({step.logical_date:%Y-%m-%d}) ...", file=out, flush=True)
+        print(f"[{number}/{len(steps)}] {step.dag_id} ({step.label}) ...", file=out, flush=True)
         started = time.monotonic()
         dag_run = dag.test(logical_date=step.logical_date)
         took = time.monotonic() - started
         if str(dag_run.state) != "success":
-            raise PipelineFailed(f"{step.dag_id} failed after {took:.0f} s: {_failure_details(dag_run)}. "
-                                 f"The task's log above says why; the published snapshot was not changed.")
+            raise PipelineFailed(f"{step.dag_id} ({step.label}) failed after {took:.0f} s:\n  "
+                                 f"{_failure_details(dag_run)}\nThe published snapshot and report were not changed.")
         print(f"[{number}/{len(steps)}] {step.dag_id} ok in {took:.1f} s", file=out, flush=True)

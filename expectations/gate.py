@@ -33,8 +33,10 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str) -> list[
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs are not terminals
     batch = (context.data_sources.add_pandas(name=suite_name)
              .add_dataframe_asset(name=suite_name)
              .add_batch_definition_whole_dataframe(suite_name))

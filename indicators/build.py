@@ -83,7 +83,7 @@ def build_index_scores(city: City) -> dict[str, int]:
             wide.columns.name = None
             scored = compute_index(wide, spec)
             nodes = spec.node_order()
-            long = scored.melt(id_vars=[spec.unit], value_vars=nodes, var_name="node_id", value_name="score")
+            long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
             long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
             root = long["node_id"] == spec.root
             quantile = scored.set_index(spec.unit).get("quantile")

@@ -27,7 +27,7 @@ HOUSEHOLD_FIELDS = {
     "bedrooms": Field("int", minimum=0, maximum=50),
     "water_source": Field("code", codes=WATER),
     "sanitation": Field("code", codes=SANITATION),
-    "electricity": Field("bool"),
+    "electricity": Field("bool", non_response=True),
     "cooking_fuel": Field("code", codes=FUELS),
     "members": Field("int", required=True, minimum=1, maximum=60),
 }
@@ -35,10 +35,11 @@ HOUSEHOLD_FIELDS = {
 PERSON_FIELDS = {
     "sex": Field("code", codes=("F", "M")),
     "age": Field("int", required=True, minimum=0, maximum=120),
-    "literate": Field("bool"),
-    "attends_school": Field("bool"),
-    "years_schooling": Field("int", minimum=0, maximum=30),
-    "health_insurance": Field("bool"),
+    # Person items are asked only of some ages (literacy from 6, attendance 4-19) and have item non-response.
+    "literate": Field("bool", non_response=True),
+    "attends_school": Field("bool", non_response=True),
+    "years_schooling": Field("int", minimum=0, maximum=30, non_response=True),
+    "health_insurance": Field("bool", non_response=True),
 }
 
 

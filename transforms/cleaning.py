@@ -18,10 +18,16 @@ LINEAGE = ["_source", "_delivery", "_sha256", "_row", "_loaded_for", "city"]
 @dataclass(frozen=True)
 class Field:
     """How to type one delivered text field: `int`, `float`, `bool` (1/0), `code` (one of `codes`), `timestamp`
-    or `text`; a missing or invalid value rejects the record when `required`, else flags it."""
+    or `text`.
+
+    An invalid value rejects the record when `required`, else flags it. A missing value does the same unless
+    `non_response` is true: then a blank is a normal answer ("not answered", as census yes/no items have at a
+    low rate), kept as NULL and left out of the denominators of the indicators that need it, not quarantined.
+    """
 
     kind: str
     required: bool = False
+    non_response: bool = False
     codes: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
@@ -89,7 +95,7 @@ def type_fields(cleaned: Cleaned, fields: dict[str, Field], record_id: str) -> N
             np.where(missing, "missing value", "invalid value " + text.fillna("").map(repr) + _expected(spec)),
             index=text.index,
         )
-        problem = missing | invalid
+        problem = invalid if spec.non_response else missing | invalid
         cleaned.frame = cleaned.frame.assign(**{name: value})
         if spec.required:
             cleaned.reject(problem, reason=reason, record_id=record_id, fld=name)
