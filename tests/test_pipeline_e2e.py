@@ -1,0 +1,160 @@
+"""End to end: generate the sample city, run the real DAGs through Airflow, check marts, quarantine and report.
+
+One module-scoped run (about half a minute) serves every test here; a second run checks idempotency.
+"""
+
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bienestar import settings
+from bienestar.runner import run_pipeline
+from cities import load_city
+from cities.la_paz_demo.generate import generate
+from sources.privacy import pseudonymise
+
+SCALE = 0.25
+MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_runs"]
+
+
+@pytest.fixture(scope="module")
+def city():
+    return load_city("la_paz_demo")
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(city, airflow_db, bienestar_home):
+    landing = settings.paths().landing_for(city.name)
+    manifest = generate(landing, scale=SCALE, months=tuple(city.config["months"]))
+    run_pipeline(city)
+    return manifest
+
+
+def read(sql, params=(), path=None):
+    con = duckdb.connect(str(path or settings.paths().current_snapshot), read_only=True)
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+def zone_ids(city):
+    import geopandas as gpd
+
+    zones = gpd.read_file(settings.paths().landing_for(city.name) / city.config["boundaries"])
+    return set(zones["zone_code"])
+
+
+def test_every_zone_has_indicator_values_and_a_score(pipeline_run, city):
+    zones = zone_ids(city)
+    assert len(zones) >= 150
+    values = read("SELECT area_id, indicator_id FROM marts.indicator_values WHERE level = 'zona'")
+    catalogue = read("SELECT indicator_id FROM marts.indicator_catalogue")
+    assert set(values["area_id"]) == zones
+    assert len(values) == len(zones) * len(catalogue)  # every zone x every indicator, exactly once
+    scores = read("SELECT area_id, score, rank, quantile FROM marts.index_scores "
+                  "WHERE level = 'zona' AND node_id = 'wellbeing'")
+    assert set(scores["area_id"]) == zones and len(scores) == len(zones)
+    scored = scores.dropna(subset=["score"])
+    assert len(scored) >= 0.9 * len(zones)
+    assert scored["score"].between(0, 100).all()
+    assert scored["rank"].min() == 1 and set(scored["quantile"].dropna()) == {1, 2, 3, 4, 5}
+
+
+def test_macrodistrict_ranking_follows_la_paz_poverty_studies(pipeline_run):
+    scores = read("SELECT a.name, s.score FROM marts.index_scores s JOIN marts.areas a USING (city, area_id) "
+                  "WHERE s.level = 'macrodistrito' AND s.node_id = 'wellbeing'").set_index("name")["score"]
+    assert len(scores) == 9
+    least = ["Zongo", "Max Paredes", "Cotahuma", "Hampaturi", "Periférica"]
+    best = ["Sur", "Mallasa", "Centro"]
+    assert scores[best].min() > scores[least].max()
+
+
+def test_published_snapshot_holds_aggregates_only(pipeline_run):
+    tables = read("SELECT table_schema, table_name FROM information_schema.tables")
+    assert set(tables["table_schema"]) == {"marts"}
+    assert set(tables["table_name"]) == set(MARTS)
+    # suppressed cells publish nothing; published cells rest on at least the minimum denominator
+    bad = read("SELECT count(*) AS n FROM marts.indicator_values v JOIN marts.indicator_catalogue c "
+               "USING (city, indicator_id) WHERE (v.suppressed AND (v.value IS NOT NULL OR v.numerator IS NOT NULL)) "
+               "OR (NOT v.suppressed AND v.denominator < c.min_denominator)")
+    assert bad["n"].iloc[0] == 0
+    assert read("SELECT count(*) AS n FROM marts.indicator_values WHERE suppressed")["n"].iloc[0] > 0
+
+
+def expected_quarantine(manifest, key: bytes) -> set[tuple[str, str]]:
+    """(source prefix, record id as the pipeline stores it) for every planted fault."""
+    expected = set()
+    for fault in manifest["faults"]:
+        source, record = fault["source"], fault["record_id"]
+        if source.startswith("census/"):
+            expected.add(("census/households", pseudonymise(pd.Series([record]), key).iloc[0]))
+        elif source.startswith("services/"):
+            expected.add((f"services/{source.split('/')[1].rsplit('_', 1)[0]}", record))
+        elif fault["kind"] == "gap":
+            expected.add(("sensors/readings", record))  # one entry per parameter: sensor/parameter
+        elif fault["kind"] == "stuck_sensor":
+            expected.add(("sensors/readings", f"{record}/{fault['parameter']}/{fault['start']}"))
+        else:
+            expected.add(("sensors/readings", f"{record}/{fault['parameter']}/{fault['observed_at']}"))
+    return expected
+
+
+def test_every_planted_fault_is_quarantined_and_nothing_else(pipeline_run, city):
+    quarantine = read('SELECT source, record_id, field, reason, action FROM audit.quarantine WHERE city = ?',
+                      [city.name], path=settings.paths().warehouse)
+    key = settings.pseudonym_key(city.name, demo=True)
+    expected = expected_quarantine(pipeline_run, key)
+    found = {(src.rsplit("/", 1)[0] if src.startswith(("services/", "sensors/")) else src,
+              rid.rsplit("/", 1)[0] if reason.startswith("gap") else rid)
+             for src, rid, reason in zip(quarantine["source"], quarantine["record_id"], quarantine["reason"],
+                                         strict=True)}
+    gap_sensor = {(s, r.split("/")[0]) for s, r in found if s == "sensors/readings" and r.count("/") == 1}
+    assert expected <= found | gap_sensor, f"planted but not quarantined: {expected - found - gap_sensor}"
+    # Everything else in quarantine follows from a planted fault: the rest of a stuck run, persons of a
+    # household rejected for being outside the city, the other parameters of the station with a gap.
+    households = {rid for src, rid in expected if src == "census/households"}
+    persons = quarantine[quarantine["source"] == "census/persons"]
+    assert (persons["reason"].str.startswith("household not in staging")).all()
+    stuck = quarantine[quarantine["reason"].str.startswith("stuck")]
+    stuck_fault = next(f for f in pipeline_run["faults"] if f["kind"] == "stuck_sensor")
+    assert len(stuck) == stuck_fault["hours"]
+    others = quarantine[~quarantine["source"].isin(["census/persons"]) & ~quarantine["reason"].str.startswith(
+        ("stuck", "gap"))]
+    assert len(others) == len([f for f in pipeline_run["faults"] if f["kind"] not in ("stuck_sensor", "gap")])
+    assert set(quarantine.loc[quarantine["source"] == "census/households", "record_id"]) <= households
+    assert quarantine["reason"].str.len().gt(10).all()
+
+
+def test_report_shows_map_table_and_charts(pipeline_run, city):
+    report = settings.paths().reports_for(city.name)
+    html = (report / "index.html").read_text(encoding="utf-8")
+    assert 'src="map_score.png"' in html
+    assert (report / "map_score.png").stat().st_size > 10_000
+    dimensions = read("SELECT dimension_id FROM marts.dimensions")["dimension_id"]
+    for dimension in dimensions:
+        assert (report / f"dim_{dimension}.png").exists()
+    top = read("SELECT a.name FROM marts.index_scores s JOIN marts.areas a USING (city, area_id) "
+               "WHERE s.level = 'zona' AND s.node_id = 'wellbeing' AND s.rank = 1")["name"].iloc[0]
+    assert top in html
+
+
+def test_validation_results_recorded(pipeline_run, city):
+    results = read("SELECT suite, severity, success FROM audit.validation_results WHERE city = ?", [city.name],
+                   path=settings.paths().warehouse)
+    assert set(results["suite"]) == {"raw_census", "staging_census", "staging_service_records",
+                                     "staging_sensor_readings", "marts_indicator_values", "marts_index_scores",
+                                     "published_snapshot"}
+    assert results.loc[results["severity"] == "blocking", "success"].all()
+
+
+def test_second_run_gives_identical_marts(pipeline_run, city):
+    before = {t: read(f"SELECT * FROM marts.{t} ORDER BY ALL") for t in MARTS}
+    snapshot_listing = sorted(p.name for p in settings.paths().published.iterdir())
+    run_pipeline(city)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(read(f"SELECT * FROM marts.{table} ORDER BY ALL"), frame, obj=table)
+    assert sorted(p.name for p in settings.paths().published.iterdir()) == snapshot_listing
+    quarantine = read("SELECT count(*) AS n FROM audit.quarantine", path=settings.paths().warehouse)["n"].iloc[0]
+    assert quarantine == len(read("SELECT DISTINCT * FROM audit.quarantine", path=settings.paths().warehouse))
