@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import time
 
@@ -32,6 +33,11 @@ def cmd_generate(args) -> int:
         return 2
     target = settings.paths().landing_for(city.name)
     module = importlib.import_module(generator)
+    # The generator reports one line per file it writes, through logging.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logging.getLogger(module.__name__).addHandler(handler)
+    logging.getLogger(module.__name__).setLevel(logging.INFO)
     module.generate(target, scale=args.scale, seed=args.seed, months=tuple(city.config.get("months", [])))
     print(f"sample city written to {target}")
     return 0

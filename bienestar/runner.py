@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,8 @@ def configure_airflow(home: Path | None = None) -> Path:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Airflow's API server code imports starlette's test client, which warns on every start; not ours to fix.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     return airflow_home
 
 
