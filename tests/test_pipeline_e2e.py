@@ -176,3 +176,27 @@ def test_planner_notebook_runs_on_the_snapshot(pipeline_run):
     assert len(namespace["macro"]) == 9
     assert namespace["water"]["suppressed"].dtype == bool
     namespace["con"].close()
+
+
+def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, city):
+    """A delivery missing a field stops the run at its first task; what readers see does not change."""
+    from bienestar.runner import PipelineFailed
+
+    paths = settings.paths()
+    households = paths.landing_for(city.name) / city.config["census"]["households"]["file"]
+    original = households.read_bytes()
+    report = paths.reports_for(city.name) / "index.html"
+    published = paths.current_snapshot.read_bytes(), report.read_bytes()
+    frame = pd.read_csv(households, dtype=str, keep_default_na=False)
+    frame.drop(columns=["water_source"]).to_csv(households, index=False)
+    try:
+        with pytest.raises(PipelineFailed) as failure:
+            run_pipeline(city)
+    finally:
+        households.write_bytes(original)
+    message = str(failure.value)
+    assert "ingest_census" in message and "land_census_files failed" in message
+    assert "missing field(s) water_source" in message and str(households) in message
+    skipped = message.split("not run because of it: ")[1].splitlines()[0]
+    assert set(skipped.split(", ")) == {"gate_raw_census", "build_staging_census", "gate_staging_census"}
+    assert (paths.current_snapshot.read_bytes(), report.read_bytes()) == published
