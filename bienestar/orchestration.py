@@ -59,7 +59,7 @@ def month_of(data_interval_start) -> str:
     return f"{data_interval_start:%Y-%m}"
 
 
-def run_gate_task(suite: str, run_id: str | None) -> None:
+def run_gate_task(suite: str, run_id: str | None, partition: str | None = None) -> None:
     """Run a quality gate inside a task; a failed gate fails the task at once, without retries.
 
     A gate's verdict is deterministic (the same data fails the same way), so retrying would only delay the alert.
@@ -69,6 +69,31 @@ def run_gate_task(suite: str, run_id: str | None) -> None:
     from expectations.gate import GateFailed, run_gate
 
     try:
-        run_gate(current_city(), suite, run_id or "manual")
+        run_gate(current_city(), suite, run_id or "manual", partition)
     except GateFailed as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def close_run(tasks: list) -> None:
+    """End a DAG run: build Data Docs whatever happened, then fail the run if any task failed.
+
+    The docs task runs on ALL_DONE so a failed run still gets its validation pages; because a successful leaf
+    would otherwise let Airflow mark the run successful, `fail_run` (ONE_FAILED) keeps a failed run failed.
+    """
+    from airflow.sdk import TriggerRule, task
+
+    @task(pool=WRITER_POOL, trigger_rule=TriggerRule.ALL_DONE)
+    def build_data_docs():
+        from expectations.gate import build_data_docs
+
+        return str(build_data_docs())
+
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def fail_run():
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed (see its log); Data Docs were built for it")
+
+    docs = build_data_docs()
+    tasks[-1] >> docs
+    [*tasks, docs] >> fail_run()

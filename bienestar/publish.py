@@ -21,8 +21,18 @@ MARTS_TABLES = {
     "indicator_values": "One value per area, indicator and period, with numerator and denominator; small counts "
                         "suppressed.",
     "index_scores": "Composite index and dimension scores (0-100, higher is better), ranks and quintiles per area.",
+    "index_weights": "Each index node's children and their weights (rescaled to sum to 1).",
     "index_runs": "The spec, its hash and the engine version behind each index's scores.",
+    "data_quality": "The latest result of every data-quality check behind this snapshot (failed warnings included).",
 }
+
+LATEST_VALIDATIONS = """
+    SELECT city, stage, suite, "partition", check_key, expectation, "column", severity, success, observed_value,
+           unexpected_count, examples, why
+    FROM audit.validation_results
+    WHERE suite <> 'published_snapshot'
+    QUALIFY sequence = max(sequence) OVER (PARTITION BY city, suite, "partition")
+"""
 
 
 def publish_snapshot(city: City, run_id: str | None = None) -> Path:
@@ -39,8 +49,8 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
         try:
             con.execute("CREATE SCHEMA snapshot.marts")
             for table, comment in MARTS_TABLES.items():
-                order = "ALL"
-                con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM marts.{table} ORDER BY {order}")
+                source = f"({LATEST_VALIDATIONS})" if table == "data_quality" else f"marts.{table}"
+                con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM {source} ORDER BY ALL")
                 quoted = comment.replace("'", "''")
                 con.execute(f"COMMENT ON TABLE snapshot.marts.{table} IS '{quoted}'")
         finally:
@@ -59,10 +69,11 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
 
 def build_city_report(city: City) -> Path:
     """The HTML report of a city from the current published snapshot."""
+    from expectations.gate import data_docs_index
     from reports.build import build_report
 
     paths = settings.paths()
-    quality = paths.quality / "index.html"
+    quality = data_docs_index()
     return build_report(
         paths.current_snapshot,
         paths.reports_for(city.name),

@@ -83,8 +83,9 @@ def _failure_details(dag_run) -> str:
     from bienestar.orchestration import read_failure
 
     instances = dag_run.get_task_instances()
+    # fail_run only marks the run failed when another task did: it is not news.
     lines = [f"task {ti.task_id} failed: {read_failure(dag_run.dag_id, ti.task_id) or 'see its log above'}"
-             for ti in instances if ti.state == TaskInstanceState.FAILED]
+             for ti in instances if ti.state == TaskInstanceState.FAILED and ti.task_id != "fail_run"]
     skipped = [ti.task_id for ti in instances if ti.state == TaskInstanceState.UPSTREAM_FAILED]
     if skipped:
         lines.append(f"not run because of it: {', '.join(skipped)}")

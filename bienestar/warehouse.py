@@ -33,16 +33,28 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
 );
 CREATE TABLE IF NOT EXISTS audit.validation_results (
     city VARCHAR NOT NULL,
-    run_id VARCHAR NOT NULL,
-    stage VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,         -- the Airflow run that validated
+    stage VARCHAR NOT NULL,          -- raw | staging | marts | published
     suite VARCHAR NOT NULL,
+    "partition" VARCHAR NOT NULL,    -- vintage or month validated
+    sequence BIGINT NOT NULL,        -- order of validations (latest wins), not a clock
+    check_key VARCHAR NOT NULL,
     expectation VARCHAR NOT NULL,
     "column" VARCHAR,
     severity VARCHAR NOT NULL,       -- blocking | warning
     success BOOLEAN NOT NULL,
     observed_value VARCHAR,
     unexpected_count BIGINT,
-    examples VARCHAR
+    examples VARCHAR,
+    why VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.accepted_loads (
+    city VARCHAR NOT NULL,
+    suite VARCHAR NOT NULL,
+    "partition" VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,            -- rows the gate accepted: the reference for the next cut-file check
+    accepted_seq BIGINT NOT NULL
 );
 """
 
@@ -74,8 +86,8 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def _where(keys: Mapping[str, object]) -> tuple[str, list[object]]:

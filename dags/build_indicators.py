@@ -9,6 +9,7 @@ from bienestar.orchestration import (
     STAGED_SENSORS,
     STAGED_SERVICES,
     WRITER_POOL,
+    close_run,
     current_city,
     run_gate_task,
 )
@@ -43,7 +44,9 @@ def build_indicators():
     def gate_index_scores(run_id=None):
         run_gate_task("marts_index_scores", run_id)
 
-    build_indicator_values() >> gate_indicator_values() >> build_index_scores() >> gate_index_scores()
+    steps = [build_indicator_values(), gate_indicator_values(), build_index_scores(), gate_index_scores()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    close_run(steps)
 
 
 build_indicators()

@@ -2,7 +2,14 @@
 
 from airflow.sdk import dag, task
 
-from bienestar.orchestration import DEFAULT_ARGS, STAGED_CENSUS, WRITER_POOL, current_city, run_gate_task
+from bienestar.orchestration import (
+    DEFAULT_ARGS,
+    STAGED_CENSUS,
+    WRITER_POOL,
+    close_run,
+    current_city,
+    run_gate_task,
+)
 
 
 @dag(
@@ -23,6 +30,7 @@ def ingest_census():
     @task(pool=WRITER_POOL)
     def gate_raw_census(run_id=None):
         run_gate_task("raw_census", run_id)
+        run_gate_task("raw_census_persons", run_id)
 
     @task(pool=WRITER_POOL)
     def build_staging_census():
@@ -34,7 +42,9 @@ def ingest_census():
     def gate_staging_census(run_id=None):
         run_gate_task("staging_census", run_id)
 
-    land_census_files() >> gate_raw_census() >> build_staging_census() >> gate_staging_census()
+    steps = [land_census_files(), gate_raw_census(), build_staging_census(), gate_staging_census()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    close_run(steps)
 
 
 ingest_census()

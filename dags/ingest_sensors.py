@@ -1,4 +1,4 @@
-"""Sensor readings, one month per run: land the month's readings, flag them in staging, gate them."""
+"""Sensor readings, one month per run: land the month's readings, gate them, flag them in staging, gate it."""
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
@@ -6,6 +6,7 @@ from bienestar.orchestration import (
     DEFAULT_ARGS,
     STAGED_SENSORS,
     WRITER_POOL,
+    close_run,
     current_city,
     month_of,
     run_gate_task,
@@ -28,16 +29,22 @@ def ingest_sensors():
         return land_sensors(current_city(), month_of(data_interval_start))
 
     @task(pool=WRITER_POOL)
+    def gate_raw_sensors(run_id=None, data_interval_start=None):
+        run_gate_task("raw_sensors", run_id, month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL)
     def build_staging_sensors(data_interval_start=None):
         from transforms.staging import stage_sensors
 
         return stage_sensors(current_city(), month_of(data_interval_start))
 
     @task(pool=WRITER_POOL, outlets=[STAGED_SENSORS])
-    def gate_staging_sensors(run_id=None):
-        run_gate_task("staging_sensor_readings", run_id)
+    def gate_staging_sensors(run_id=None, data_interval_start=None):
+        run_gate_task("staging_sensor_readings", run_id, month_of(data_interval_start))
 
-    land_sensor_files() >> build_staging_sensors() >> gate_staging_sensors()
+    steps = [land_sensor_files(), gate_raw_sensors(), build_staging_sensors(), gate_staging_sensors()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    close_run(steps)
 
 
 ingest_sensors()

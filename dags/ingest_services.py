@@ -1,4 +1,4 @@
-"""Public-service records, one month per run: land the month's files, build staging, gate it."""
+"""Public-service records, one month per run: land the month's files, gate them, build staging, gate it."""
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
@@ -6,6 +6,7 @@ from bienestar.orchestration import (
     DEFAULT_ARGS,
     STAGED_SERVICES,
     WRITER_POOL,
+    close_run,
     current_city,
     month_of,
     run_gate_task,
@@ -28,16 +29,22 @@ def ingest_services():
         return land_services(current_city(), month_of(data_interval_start))
 
     @task(pool=WRITER_POOL)
+    def gate_raw_services(run_id=None, data_interval_start=None):
+        run_gate_task("raw_services", run_id, month_of(data_interval_start))
+
+    @task(pool=WRITER_POOL)
     def build_staging_services(data_interval_start=None):
         from transforms.staging import stage_services
 
         return stage_services(current_city(), month_of(data_interval_start))
 
     @task(pool=WRITER_POOL, outlets=[STAGED_SERVICES])
-    def gate_staging_services(run_id=None):
-        run_gate_task("staging_service_records", run_id)
+    def gate_staging_services(run_id=None, data_interval_start=None):
+        run_gate_task("staging_service_records", run_id, month_of(data_interval_start))
 
-    land_service_files() >> build_staging_services() >> gate_staging_services()
+    steps = [land_service_files(), gate_raw_services(), build_staging_services(), gate_staging_services()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    close_run(steps)
 
 
 ingest_services()

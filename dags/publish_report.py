@@ -2,7 +2,7 @@
 
 from airflow.sdk import dag, task
 
-from bienestar.orchestration import DEFAULT_ARGS, MARTS, WRITER_POOL, current_city
+from bienestar.orchestration import DEFAULT_ARGS, MARTS, WRITER_POOL, close_run, current_city
 
 
 @dag(
@@ -32,7 +32,9 @@ def publish_report():
 
         return str(build_city_report(current_city()))
 
-    publish_snapshot() >> build_report()
+    steps = [publish_snapshot(), build_report()]
+    steps[0] >> steps[1]
+    close_run(steps)
 
 
 publish_report()

@@ -1,7 +1,13 @@
-"""Run a suite as a gate: validate with Great Expectations, record every result, fail on a blocking one."""
+"""Run a suite as a gate: validate with Great Expectations, record every result, fail on a blocking one.
+
+Validations run in a file-backed GX context under `BIENESTAR_HOME/quality/` so that each run's results are kept
+and rendered as Data Docs (`build_data_docs`, once at the end of every DAG run, failed runs included). Every result
+also goes to `audit.validation_results` so operators and planners can query the history with SQL.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -9,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bienestar import warehouse
+from bienestar import settings, warehouse
 from cities import City
-from expectations.suites import SUITES, Check
+from expectations.suites import SUITES, Check, apply_severity
+
+log = logging.getLogger(__name__)
 
 
 class GateFailed(RuntimeError):
@@ -27,39 +35,83 @@ class Outcome:
     examples: list
 
 
-def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str) -> list[Outcome]:
-    """Validate a frame against checks with GX Core (ephemeral context, pandas datasource)."""
+def _context():
+    """The file-backed GX context of this BIENESTAR_HOME (created on first use)."""
     # GX logs hundreds of info lines on import under Airflow's logging set-up; only its warnings matter here.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
-    import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    root = settings.paths().quality
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs are not terminals
-    batch = (context.data_sources.add_pandas(name=suite_name)
-             .add_dataframe_asset(name=suite_name)
-             .add_batch_definition_whole_dataframe(suite_name))
+    return context
+
+
+def _drop(collection, name: str) -> None:
+    """Delete `name` from a GX store if it is there: suites are code, and the store follows the code."""
+    with contextlib.suppress(Exception):  # GX raises store-specific errors for "not found"
+        collection.delete(name)
+
+
+def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name: str = "adhoc") -> list[Outcome]:
+    """Validate a frame against checks with GX Core; the result is stored for Data Docs."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context = _context()
+    try:
+        source = context.data_sources.get("bienestar")
+    except (KeyError, ValueError):
+        source = context.data_sources.add_pandas(name="bienestar")
+    try:
+        asset = source.get_asset(suite_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=suite_name)
+    try:
+        batch = asset.get_batch_definition(suite_name)
+    except (KeyError, ValueError, LookupError):
+        batch = asset.add_batch_definition_whole_dataframe(suite_name)
+    for store in (context.checkpoints, context.validation_definitions, context.suites):
+        _drop(store, suite_name)
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
     for check in checks:
-        suite.add_expectation(getattr(gxe, check.expectation)(**check.kwargs))
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(data=batch, suite=suite, name=f"{suite_name}_validation"))
-    result = definition.run(batch_parameters={"dataframe": frame},
-                            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+        suite.add_expectation(getattr(gxe, check.expectation)(
+            **check.kwargs, meta={"key": check.key, "severity": check.severity, "why": check.why}))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=suite_name))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=suite_name, validation_definitions=[definition],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 50}))
+    result = checkpoint.run(batch_parameters={"dataframe": frame},
+                            run_id=gx.RunIdentifier(run_name=f"{run_name}-{suite_name}"))
+    validation = next(iter(result.run_results.values()))
+    by_key = {res.expectation_config.meta["key"]: res for res in validation.results}
     outcomes = []
-    for check, res in zip(checks, result.results, strict=True):
+    for check in checks:
+        res = by_key[check.key]
         detail = res.result or {}
-        if res.exception_info and res.exception_info.get("raised_exception"):
-            detail = {"observed_value": res.exception_info.get("exception_message")}
+        exception = (res.exception_info or {}).get("exception_message") if not res.success else None
         outcomes.append(Outcome(
             check=check,
             success=bool(res.success),
-            observed=detail.get("observed_value"),
+            observed=detail.get("observed_value", exception),
             unexpected_count=detail.get("unexpected_count"),
-            examples=list(detail.get("partial_unexpected_list") or [])[:5],
+            # distinct examples: ten readings of one stuck sensor-day say less than five different days
+            examples=list(dict.fromkeys(map(str, detail.get("partial_unexpected_list") or [])))[:5],
         ))
     return outcomes
+
+
+def build_data_docs() -> Path:
+    """Render every stored validation as GX Data Docs; returns the site's index page."""
+    context = _context()
+    context.build_data_docs()
+    return data_docs_index()
+
+
+def data_docs_index() -> Path:
+    return settings.paths().quality / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def column_of(check: Check) -> str:
@@ -77,7 +129,7 @@ def column_of(check: Check) -> str:
 def describe_failure(suite_name: str, outcome: Outcome) -> str:
     """One line an operator can act on: suite, expectation, column, how many values and examples."""
     check = outcome.check
-    text = f"suite {suite_name}: {check.expectation} on {column_of(check)} failed ({check.why})"
+    text = f"suite {suite_name}: {check.expectation} ({check.key}) on {column_of(check)} failed: {check.why}"
     if outcome.unexpected_count is not None:
         text += f"; {outcome.unexpected_count} unexpected value(s)"
     if outcome.examples:
@@ -87,39 +139,62 @@ def describe_failure(suite_name: str, outcome: Outcome) -> str:
     return text
 
 
-def _results_frame(outcomes: list[Outcome], suite_name: str, stage: str, run_id: str) -> pd.DataFrame:
+def _results_frame(outcomes: list[Outcome], suite_name: str, stage: str, run_id: str, partition: str,
+                   sequence: int) -> pd.DataFrame:
     return pd.DataFrame([{
-        "run_id": run_id, "stage": stage, "suite": suite_name, "expectation": o.check.expectation,
-        "column": column_of(o.check),
+        "run_id": run_id, "stage": stage, "suite": suite_name, "partition": partition, "sequence": sequence,
+        "check_key": o.check.key, "expectation": o.check.expectation, "column": column_of(o.check),
         "severity": o.check.severity, "success": o.success,
         "observed_value": None if o.observed is None else json.dumps(o.observed, default=str),
         "unexpected_count": o.unexpected_count,
         "examples": json.dumps(o.examples, default=str) if o.examples else None,
+        "why": o.check.why,
     } for o in outcomes])
 
 
-def run_gate(city: City, suite_name: str, run_id: str, database: Path | None = None) -> list[Outcome]:
-    """Validate one stage; record results in audit.validation_results; raise GateFailed on a blocking failure.
+def _next_sequence(con) -> int:
+    """A counter ordering validations (the latest result of each suite wins in the report), not a clock."""
+    row = con.execute("SELECT coalesce(max(sequence), 0) + 1 FROM audit.validation_results").fetchall()[0]
+    return int(row[0])
 
-    `database` is the file to validate (the working database by default; the new snapshot for
-    `published_snapshot`). Results are always recorded in the working database.
+
+def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = None,
+             database: Path | None = None) -> list[Outcome]:
+    """Validate one stage's partition; record results; raise GateFailed on a blocking failure.
+
+    `partition` is the vintage or month the stage wrote (the census vintage by default). `database` is the file
+    to validate (the working database by default; the new snapshot for `published_snapshot`). Results are always
+    recorded in the working database. A passing raw gate records the load's row count, the reference for the
+    next load's cut-file check.
     """
     suite = SUITES[suite_name]
+    partition = partition or city.vintage
     con = warehouse.connect(database, read_only=True) if database else warehouse.connect()
     try:
-        frame, checks = suite.build(con, city)
+        frame = suite.read(con, city, partition)
+        facts = suite.facts(con, city, partition)
     finally:
         con.close()
-    outcomes = validate(frame, checks, suite_name)
-    with warehouse.session() as con:
-        warehouse.replace_partition(con, "audit.validation_results",
-                                    _results_frame(outcomes, suite_name, suite.stage, run_id),
-                                    {"city": city.name, "run_id": run_id, "suite": suite_name})
+    overrides = (city.config.get("quality") or {}).get("severity") or {}
+    checks = apply_severity(suite_name, suite.checks(facts), overrides)
+    outcomes = validate(frame, checks, suite_name, run_id)
     failures = [describe_failure(suite_name, o) for o in outcomes if not o.success and o.check.severity == "blocking"]
-    warnings = [describe_failure(suite_name, o) for o in outcomes if not o.success and o.check.severity == "warning"]
-    for text in warnings:
-        logging.getLogger(__name__).warning("warning: %s", text)
+    with warehouse.session() as con:
+        sequence = _next_sequence(con)
+        warehouse.replace_partition(
+            con, "audit.validation_results",
+            _results_frame(outcomes, suite_name, suite.stage, run_id, partition, sequence),
+            {"city": city.name, "run_id": run_id, "suite": suite_name, "partition": partition})
+        if not failures:
+            accepted = pd.DataFrame([{"partition": partition, "run_id": run_id, "rows": len(frame),
+                                      "accepted_seq": sequence}])
+            warehouse.replace_partition(con, "audit.accepted_loads", accepted,
+                                        {"city": city.name, "suite": suite_name, "partition": partition})
+    for o in outcomes:
+        if not o.success and o.check.severity == "warning":
+            log.warning("data-quality warning: %s", describe_failure(suite_name, o))
     if failures:
-        raise GateFailed(f"gate {suite_name} failed for {city.name} ({len(failures)} blocking):\n  "
-                         + "\n  ".join(failures))
+        raise GateFailed(f"gate {suite_name} failed for {city.name} {partition} ({len(failures)} blocking):\n  "
+                         + "\n  ".join(failures)
+                         + f"\nData Docs (built at the end of this run): {data_docs_index()}")
     return outcomes

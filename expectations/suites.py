@@ -1,26 +1,46 @@
 """The suites: for each gate, the frame it validates (read from DuckDB) and its expectations with a severity.
 
-A suite is a function `(con, city) -> (frame, checks)`. Frames come from SQL on the working database (GX's own
-SQL path does not work with DuckDB), with derived columns where an expectation needs a condition (e.g.
-`share_value` holds a value only for indicators measured as shares, so one between-check covers all of them).
-Severity `blocking` fails the gate; `warning` is recorded and the run goes on.
+A suite reads one frame for one partition (the census vintage, or a month) with SQL on the working database
+(GX's own SQL path does not work with DuckDB), adding derived columns where an expectation needs a condition
+(e.g. `share_value` holds a value only for indicators measured as shares, so one between-check covers all of
+them). Its checks are built from *facts*: the city's quality thresholds (`quality:` in city.yaml) and what the
+suite needs to know of the rest of the database (the zones that exist, the last accepted row count, ...).
+Reading and checking are separate so that tests can validate hand-made frames.
+
+Severity `blocking` fails the gate and stops everything downstream; `warning` is recorded (audit, Data Docs,
+the report's data-quality section) and the run goes on. A city can change a check's severity in
+`quality.severity` (`suite.check: warning`).
+
+Row-level problems (one bad value) are the sources layer's business: the row is quarantined and the rest go on.
+Batch-level problems stop the run: a missing column, a file cut short (`max_row_drop`), a unit changed, or more
+than `batch_fault_share` of a field's values unusable. The `mostly` of each raw check draws that line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from cities import City
 
+DEFAULT_THRESHOLDS = {
+    "max_row_drop": 0.2,            # fewer rows than (1 - this) x the last accepted load: a cut file
+    "batch_fault_share": 0.02,      # more unusable values than this share in one field: stop, do not quarantine
+    "population_tolerance": 0.02,   # persons listed vs household sizes declared
+    "sensor_day_completeness": 0.75,  # share of valid hourly readings a sensor needs on a day
+    "min_scored_share": 0.9,        # share of smallest areas that must get a composite score
+}
+SENSOR_UNITS = {"pm25": "ug/m3", "pm10": "ug/m3", "no2": "ug/m3", "noise": "dBA"}
+
 
 @dataclass(frozen=True)
 class Check:
-    """One expectation of a suite: GX class name, its arguments, severity, and why it exists."""
+    """One expectation of a suite: a stable key, the GX class name and arguments, severity, and why it exists."""
 
+    key: str
     expectation: str
     kwargs: dict[str, Any]
     severity: str
@@ -29,88 +49,273 @@ class Check:
 
 @dataclass(frozen=True)
 class Suite:
+    """A gate's suite: what it reads, the facts it needs, and the checks it builds from them."""
+
     name: str
     stage: str
     describe: str
-    build: Callable[[Any, City], tuple[pd.DataFrame, list[Check]]]
+    read: Callable[[Any, City, str], pd.DataFrame]
+    checks: Callable[[dict], list[Check]]
+    facts: Callable[[Any, City, str], dict] = field(default=lambda con, city, partition: {})
+
+
+def blocking(key: str, expectation: str, why: str, **kwargs: Any) -> Check:
+    return Check(key, expectation, kwargs, "blocking", why)
+
+
+def warning(key: str, expectation: str, why: str, **kwargs: Any) -> Check:
+    return Check(key, expectation, kwargs, "warning", why)
+
+
+def thresholds(city: City) -> dict:
+    """The city's quality thresholds over the defaults."""
+    configured = dict(city.config.get("quality") or {})
+    configured.pop("severity", None)
+    return {**DEFAULT_THRESHOLDS, **configured}
+
+
+def apply_severity(suite: str, checks: list[Check], overrides: dict[str, str]) -> list[Check]:
+    """Checks with the city's severity overrides (`suite.key: warning|blocking`) applied."""
+    out = []
+    for check in checks:
+        severity = overrides.get(f"{suite}.{check.key}", check.severity)
+        if severity not in ("blocking", "warning"):
+            raise ValueError(f"quality.severity.{suite}.{check.key}: {severity!r} is not blocking or warning")
+        out.append(Check(check.key, check.expectation, check.kwargs, severity, check.why))
+    return out
 
 
 def _frame(con, sql: str, params: list) -> pd.DataFrame:
     return con.execute(sql, params).df()
 
 
-def blocking(expectation: str, why: str, **kwargs: Any) -> Check:
-    return Check(expectation, kwargs, "blocking", why)
+def _scalar(con, sql: str, params: list) -> Any:
+    row = con.execute(sql, params).fetchall()
+    return row[0][0] if row else None
 
 
-def warning(expectation: str, why: str, **kwargs: Any) -> Check:
-    return Check(expectation, kwargs, "warning", why)
+def _base_facts(con, city: City, suite: str) -> dict:
+    """Thresholds, and the row count of the last accepted load of this suite (for the cut-file check)."""
+    previous = _scalar(con, "SELECT rows FROM audit.accepted_loads WHERE city = ? AND suite = ? "
+                            "ORDER BY accepted_seq DESC LIMIT 1", [city.name, suite])
+    return {**thresholds(city), "previous_rows": previous}
 
 
-def raw_census(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    frame = _frame(con, "SELECT * FROM raw.census_households WHERE city = ?", [city.name])
-    required = city.section("census")["households"]["required"]
-    checks = [blocking("ExpectTableRowCountToBeBetween", "an empty census file must not replace a full one",
-                       min_value=1)]
-    checks += [blocking("ExpectColumnToExist", "the staging step reads this field", column=c) for c in required]
-    checks.append(warning("ExpectColumnValuesToNotBeNull", "households without an id cannot be linked to persons",
-                          column="household_id"))
-    return frame, checks
+def _row_count(facts: dict) -> Check:
+    previous = facts.get("previous_rows")
+    minimum = max(1, int(previous * (1 - facts["max_row_drop"]))) if previous else 1
+    why = (f"a delivery with {facts['max_row_drop']:.0%} fewer rows than the last accepted one is a cut file "
+           "(an empty one never replaces data)")
+    return blocking("row_count", "ExpectTableRowCountToBeBetween", why, min_value=minimum)
 
 
-def staging_census(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    frame = _frame(con, "SELECT h.*, (SELECT count(*) FROM staging.persons p WHERE p.city = h.city "
-                        "AND p.household_id = h.household_id) AS persons_listed "
-                        "FROM staging.households h WHERE h.city = ? AND h.vintage = ?", [city.name, city.vintage])
-    checks = [
-        blocking("ExpectColumnValuesToBeUnique", "one row per household after de-duplication", column="household_id"),
-        blocking("ExpectColumnValuesToNotBeNull", "every staged household is placed in an area", column="area_id"),
-        blocking("ExpectColumnValuesToBeBetween", "household sizes are positive and plausible",
+def _columns(required: list[str]) -> list[Check]:
+    return [blocking(f"column_{c}", "ExpectColumnToExist", "the next stage reads this field", column=c)
+            for c in required]
+
+
+def _mostly(facts: dict) -> float:
+    return 1 - facts["batch_fault_share"]
+
+
+# ---------------------------------------------------------------- raw: deliveries as received
+def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number, "
+                       "TRY_CAST(lon AS DOUBLE) AS lon_number, TRY_CAST(lat AS DOUBLE) AS lat_number "
+                       "FROM raw.census_households WHERE city = ?", [city.name])
+
+
+def facts_raw_census(con, city: City, partition: str) -> dict:
+    return {**_base_facts(con, city, "raw_census"), "required": city.section("census")["households"]["required"]}
+
+
+def checks_raw_census(facts: dict) -> list[Check]:
+    mostly = _mostly(facts)
+    return [_row_count(facts), *_columns(facts["required"]),
+            blocking("household_id", "ExpectColumnValuesToNotBeNull", "households are linked to persons by id",
+                     column="household_id", mostly=mostly),
+            blocking("members_range", "ExpectColumnValuesToBeBetween",
+                     "household sizes are positive whole numbers; many bad ones mean a broken export",
+                     column="members_number", min_value=1, max_value=60, mostly=mostly),
+            blocking("coordinates", "ExpectColumnValuesToNotBeNull",
+                     "households are placed in zones from their coordinates", column="lon_number", mostly=mostly)]
+
+
+def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, "SELECT *, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons WHERE city = ?",
+                  [city.name])
+
+
+def facts_raw_persons(con, city: City, partition: str) -> dict:
+    return {**_base_facts(con, city, "raw_census_persons"),
+            "required": city.section("census")["persons"]["required"]}
+
+
+def checks_raw_persons(facts: dict) -> list[Check]:
+    return [_row_count(facts), *_columns(facts["required"]),
+            blocking("age_range", "ExpectColumnValuesToBeBetween", "ages are whole years from 0 to 120",
+                     column="age_number", min_value=0, max_value=120, mostly=_mostly(facts))]
+
+
+def read_raw_services(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
+                       "TRY_CAST(occurred_at AS TIMESTAMP) AS occurred_at_time, TRY_CAST(lon AS DOUBLE) AS lon_number "
+                       "FROM raw.service_records WHERE city = ? AND _loaded_for = ?", [city.name, partition])
+
+
+def facts_raw_services(con, city: City, partition: str) -> dict:
+    services = city.section("services")
+    return {**_base_facts(con, city, "raw_services"), "families": services["families"],
+            "required": services["required"]}
+
+
+def checks_raw_services(facts: dict) -> list[Check]:
+    mostly = _mostly(facts)
+    return [_row_count(facts), *_columns(facts["required"]),
+            blocking("families", "ExpectColumnDistinctValuesToContainSet", "every service family delivered",
+                     column="family", value_set=facts["families"]),
+            blocking("record_id", "ExpectColumnValuesToNotBeNull", "records are de-duplicated by id",
+                     column="record_id", mostly=mostly),
+            blocking("occurred_at", "ExpectColumnValuesToNotBeNull", "dates in ISO 8601; many unreadable ones mean "
+                     "a changed export format", column="occurred_at_time", mostly=mostly),
+            blocking("coordinates", "ExpectColumnValuesToNotBeNull", "records are placed in zones from coordinates",
+                     column="lon_number", mostly=mostly)]
+
+
+def read_raw_sensors(con, city: City, partition: str) -> pd.DataFrame:
+    ranges = city.section("sensors")["valid_range"]
+    cases = " ".join(f"WHEN '{p}' THEN v BETWEEN {lo} AND {hi}" for p, (lo, hi) in ranges.items())
+    return _frame(con, f"""
+        SELECT *, parameter || ':' || unit AS parameter_unit,
+               CASE WHEN v IS NULL THEN NULL ELSE (CASE parameter {cases} ELSE FALSE END) END AS in_range
+        FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS v FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ?)
+        """, [city.name, partition])
+
+
+def facts_raw_sensors(con, city: City, partition: str) -> dict:
+    sensors = city.section("sensors")
+    units = [f"{p}:{SENSOR_UNITS[p]}" for p in sensors["valid_range"] if p in SENSOR_UNITS]
+    return {**_base_facts(con, city, "raw_sensors"), "required": sensors["required"], "units": units}
+
+
+def checks_raw_sensors(facts: dict) -> list[Check]:
+    mostly = _mostly(facts)
+    return [_row_count(facts), *_columns(facts["required"]),
+            blocking("units", "ExpectColumnValuesToBeInSet", "a parameter reported in another unit would be read "
+                     "as a different number", column="parameter_unit", value_set=facts["units"], mostly=mostly),
+            blocking("physical_range", "ExpectColumnValuesToBeInSet", "values within each parameter's physical "
+                     "range; many outside means a unit or sensor-network fault", column="in_range",
+                     value_set=[True], mostly=mostly)]
+
+
+# ---------------------------------------------------------------- staging: typed, cleaned, placed
+def read_staging_census(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, """
+        SELECT h.*, coalesce(p.persons, 0) AS persons_listed
+        FROM staging.households h
+        LEFT JOIN (SELECT household_id, count(*) AS persons FROM staging.persons WHERE city = ? AND vintage = ?
+                   GROUP BY household_id) p USING (household_id)
+        WHERE h.city = ? AND h.vintage = ?""", [city.name, city.vintage, city.name, city.vintage])
+
+
+def facts_staging_census(con, city: City, partition: str) -> dict:
+    persons = _scalar(con, "SELECT count(*) FROM staging.persons WHERE city = ? AND vintage = ?",
+                      [city.name, city.vintage])
+    return {**thresholds(city), "persons": int(persons or 0)}
+
+
+def checks_staging_census(facts: dict) -> list[Check]:
+    tolerance = facts["population_tolerance"]
+    return [
+        blocking("household_unique", "ExpectColumnValuesToBeUnique", "one row per household after de-duplication",
+                 column="household_id"),
+        blocking("area_placed", "ExpectColumnValuesToNotBeNull", "every staged household is placed in an area",
+                 column="area_id"),
+        blocking("members_range", "ExpectColumnValuesToBeBetween", "household sizes are positive and plausible",
                  column="members", min_value=1, max_value=60),
-        blocking("ExpectColumnPairValuesAToBeGreaterThanB", "a dwelling has no more bedrooms than rooms",
-                 column_A="rooms", column_B="bedrooms", or_equal=True, ignore_row_if="either_value_is_missing"),
-        warning("ExpectColumnPairValuesToBeEqual", "the declared household size matches the persons listed",
-                column_A="members", column_B="persons_listed", mostly=0.95),
+        blocking("rooms_bedrooms", "ExpectColumnPairValuesAToBeGreaterThanB", "a dwelling has no more bedrooms "
+                 "than rooms", column_A="rooms", column_B="bedrooms", or_equal=True,
+                 ignore_row_if="either_value_is_missing"),
+        blocking("population_total", "ExpectColumnSumToBeBetween", "the persons listed add up to the household "
+                 f"sizes declared, within {tolerance:.0%}", column="members",
+                 min_value=facts["persons"] * (1 - tolerance), max_value=facts["persons"] * (1 + tolerance)),
+        warning("members_listed", "ExpectColumnPairValuesToBeEqual", "each household's declared size matches the "
+                "persons listed", column_A="members", column_B="persons_listed", mostly=0.95),
     ]
-    return frame, checks
 
 
-def staging_services(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    frame = _frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
-                   [city.name, f"{city.vintage}-%"])
-    families = city.section("services")["families"]
-    checks = [
-        blocking("ExpectCompoundColumnsToBeUnique", "one row per service record", column_list=["family", "record_id"]),
-        blocking("ExpectColumnValuesToNotBeNull", "every staged record is placed in an area", column="area_id"),
-        blocking("ExpectColumnValuesToBeInSet", "only the configured service families", column="family",
-                 value_set=families),
-        blocking("ExpectColumnDistinctValuesToContainSet", "every service family delivered something",
+def read_staging_services(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ?", [city.name, partition])
+
+
+def facts_staging_services(con, city: City, partition: str) -> dict:
+    return {**thresholds(city), "families": city.section("services")["families"]}
+
+
+def checks_staging_services(facts: dict) -> list[Check]:
+    families = facts["families"]
+    return [
+        blocking("record_unique", "ExpectCompoundColumnsToBeUnique", "one row per service record",
+                 column_list=["family", "record_id"]),
+        blocking("area_placed", "ExpectColumnValuesToNotBeNull", "every staged record is placed in an area",
+                 column="area_id"),
+        blocking("families_known", "ExpectColumnValuesToBeInSet", "only the configured service families",
+                 column="family", value_set=families),
+        blocking("families_present", "ExpectColumnDistinctValuesToContainSet", "every service family has records",
                  column="family", value_set=families),
     ]
-    return frame, checks
 
 
-def staging_sensors(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
+def read_staging_sensors(con, city: City, partition: str) -> pd.DataFrame:
+    stuck = int(city.section("sensors")["stuck_hours"])
+    need = float(thresholds(city)["sensor_day_completeness"])
+    return _frame(con, f"""
+        WITH runs AS (
+            SELECT *, sum(CASE WHEN value IS NOT DISTINCT FROM previous THEN 0 ELSE 1 END)
+                      OVER (PARTITION BY sensor_id, parameter ORDER BY observed_at) AS run_id
+            FROM (SELECT *, lag(value) OVER (PARTITION BY sensor_id, parameter ORDER BY observed_at) AS previous
+                  FROM staging.sensor_readings WHERE city = ? AND month = ?)
+        ), measured AS (
+            SELECT *, count(*) OVER (PARTITION BY sensor_id, parameter, run_id) AS run_length,
+                   count(*) FILTER (WHERE flag = 'ok')
+                       OVER (PARTITION BY sensor_id, parameter, CAST(observed_at AS DATE)) AS day_ok
+            FROM runs
+        )
+        SELECT sensor_id, parameter, unit, observed_at, value, flag,
+               CASE WHEN flag = 'ok' THEN value END AS ok_value,
+               CASE WHEN flag = 'ok' AND value IS NOT NULL AND run_length >= {stuck}
+                    THEN sensor_id || '/' || parameter || '/' || strftime(observed_at, '%Y-%m-%dT%H') ELSE 'ok' END
+                   AS unflagged_stuck,
+               CASE WHEN day_ok < {need} * 24
+                    THEN sensor_id || '/' || parameter || '/' || strftime(observed_at, '%Y-%m-%d') ELSE 'ok' END
+                   AS incomplete_day
+        FROM measured""", [city.name, partition])
+
+
+def facts_staging_sensors(con, city: City, partition: str) -> dict:
     ranges = city.section("sensors")["valid_range"]
-    frame = _frame(con, "SELECT *, CASE WHEN flag = 'ok' THEN value END AS ok_value FROM staging.sensor_readings "
-                        "WHERE city = ? AND month LIKE ?", [city.name, f"{city.vintage}-%"])
-    low = min(r[0] for r in ranges.values())
-    high = max(r[1] for r in ranges.values())
-    checks = [
-        blocking("ExpectCompoundColumnsToBeUnique", "one reading per sensor, parameter and time",
+    return {**thresholds(city), "low": min(r[0] for r in ranges.values()), "high": max(r[1] for r in ranges.values())}
+
+
+def checks_staging_sensors(facts: dict) -> list[Check]:
+    return [
+        blocking("reading_unique", "ExpectCompoundColumnsToBeUnique", "one reading per sensor, parameter and hour",
                  column_list=["sensor_id", "parameter", "observed_at"]),
-        blocking("ExpectColumnValuesToBeInSet", "every reading carries a known quality flag", column="flag",
-                 value_set=["ok", "missing", "out_of_range", "stuck", "spike"]),
-        blocking("ExpectColumnValuesToBeBetween", "readings used by indicators lie within physical ranges",
-                 column="ok_value", min_value=low, max_value=high),
-        warning("ExpectColumnValuesToBeInSet", "most readings pass their quality flags", column="flag",
-                value_set=["ok"], mostly=0.9),
+        blocking("flags_known", "ExpectColumnValuesToBeInSet", "every reading carries a known quality flag",
+                 column="flag", value_set=["ok", "missing", "out_of_range", "stuck", "spike"]),
+        blocking("used_in_range", "ExpectColumnValuesToBeBetween", "readings used by indicators lie within "
+                 "physical ranges", column="ok_value", min_value=facts["low"], max_value=facts["high"]),
+        blocking("no_unflagged_stuck", "ExpectColumnValuesToBeInSet", "a stuck sensor is flagged, never used",
+                 column="unflagged_stuck", value_set=["ok"]),
+        warning("day_completeness", "ExpectColumnValuesToBeInSet", f"each sensor has at least "
+                f"{facts['sensor_day_completeness']:.0%} valid hours every day (sensor/parameter/day listed)",
+                column="incomplete_day", value_set=["ok"]),
     ]
-    return frame, checks
 
 
-def marts_indicator_values(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    frame = _frame(con, """
+# ---------------------------------------------------------------- marts: what planners read
+def read_marts_indicator_values(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, """
         SELECT v.*, c.unit,
                CASE WHEN c.unit = 'share' THEN v.value END AS share_value,
                CASE WHEN c.unit = 'share' THEN v.numerator END AS share_numerator,
@@ -118,64 +323,103 @@ def marts_indicator_values(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
                v.denominator - c.min_denominator AS denominator_margin
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
           ON c.city = v.city AND c.indicator_id = v.indicator_id
-        WHERE v.city = ? AND v.period = ?""", [city.name, city.vintage])
-    expected_rows = _frame(con, "SELECT (SELECT count(*) FROM marts.areas WHERE city = ?) * "
-                                "(SELECT count(*) FROM marts.indicator_catalogue WHERE city = ?) AS n",
-                           [city.name, city.name])["n"].iloc[0]
-    checks = [
-        blocking("ExpectCompoundColumnsToBeUnique", "one value per area, indicator and period",
+        WHERE v.city = ? AND v.period = ?""", [city.name, partition])
+
+
+def facts_marts_indicator_values(con, city: City, partition: str) -> dict:
+    areas = _scalar(con, "SELECT count(*) FROM marts.areas WHERE city = ?", [city.name])
+    indicators = _scalar(con, "SELECT count(*) FROM marts.indicator_catalogue WHERE city = ?", [city.name])
+    return {**thresholds(city), "expected_rows": int(areas * indicators)}
+
+
+def checks_marts_indicator_values(facts: dict) -> list[Check]:
+    return [
+        blocking("value_unique", "ExpectCompoundColumnsToBeUnique", "one value per area, indicator and period",
                  column_list=["area_id", "indicator_id", "period"]),
-        blocking("ExpectTableRowCountToEqual", "every area has a row for every indicator",
-                 value=int(expected_rows)),
-        blocking("ExpectColumnValuesToBeBetween", "shares lie within [0, 1]", column="share_value",
-                 min_value=0, max_value=1),
-        blocking("ExpectColumnPairValuesAToBeGreaterThanB", "a share's numerator never exceeds its denominator",
-                 column_A="share_denominator", column_B="share_numerator", or_equal=True,
+        blocking("every_area", "ExpectTableRowCountToEqual", "every area has a row for every indicator",
+                 value=facts["expected_rows"]),
+        blocking("shares_in_unit_interval", "ExpectColumnValuesToBeBetween", "shares lie within [0, 1]",
+                 column="share_value", min_value=0, max_value=1),
+        blocking("numerator_le_denominator", "ExpectColumnPairValuesAToBeGreaterThanB", "a share's numerator never "
+                 "exceeds its denominator", column_A="share_denominator", column_B="share_numerator", or_equal=True,
                  ignore_row_if="either_value_is_missing"),
-        blocking("ExpectColumnValuesToBeBetween", "no published value rests on fewer cases than the minimum",
-                 column="denominator_margin", min_value=0),
+        blocking("suppression", "ExpectColumnValuesToBeBetween", "no published value rests on fewer cases than the "
+                 "indicator's minimum", column="denominator_margin", min_value=0),
     ]
-    return frame, checks
 
 
-def marts_index_scores(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    frame = _frame(con, "SELECT * FROM marts.index_scores WHERE city = ? AND period = ?", [city.name, city.vintage])
-    zones = _frame(con, "SELECT area_id FROM marts.areas WHERE city = ? AND depth = 0", [city.name])
-    checks = [
-        blocking("ExpectCompoundColumnsToBeUnique", "one score per area, node and period",
+def read_marts_index_scores(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, """
+        SELECT s.*, z.is_smallest,
+               s.rank IS DISTINCT FROM (CASE WHEN s.score IS NOT NULL THEN
+                   rank() OVER (PARTITION BY s.level, s.node_id ORDER BY s.score DESC NULLS LAST) END) AS rank_mismatch,
+               w.weight_sum
+        FROM marts.index_scores s
+        JOIN (SELECT area_id, depth = 0 AS is_smallest FROM marts.areas WHERE city = ?) z USING (area_id)
+        LEFT JOIN (SELECT node_id, sum(weight) AS weight_sum FROM marts.index_weights WHERE city = ? AND period = ?
+                   GROUP BY node_id) w USING (node_id)
+        WHERE s.city = ? AND s.period = ?""", [city.name, city.name, partition, city.name, partition])
+
+
+def facts_marts_index_scores(con, city: City, partition: str) -> dict:
+    zones = _frame(con, "SELECT area_id FROM marts.areas WHERE city = ? AND depth = 0 ORDER BY area_id", [city.name])
+    return {**thresholds(city), "zones": zones["area_id"].tolist()}
+
+
+def checks_marts_index_scores(facts: dict) -> list[Check]:
+    return [
+        blocking("score_unique", "ExpectCompoundColumnsToBeUnique", "one score per area, node and period",
                  column_list=["index_id", "area_id", "node_id", "period"]),
-        blocking("ExpectColumnValuesToBeBetween", "scores lie within [0, 100]", column="score",
+        blocking("score_range", "ExpectColumnValuesToBeBetween", "scores lie within [0, 100]", column="score",
                  min_value=0, max_value=100),
-        blocking("ExpectColumnValuesToBeBetween", "ranks start at 1", column="rank", min_value=1),
-        blocking("ExpectColumnDistinctValuesToContainSet", "every smallest area has a composite score row",
-                 column="area_id", value_set=sorted(zones["area_id"])),
-        warning("ExpectColumnValuesToNotBeNull", "most areas get a composite score", column="score", mostly=0.9),
+        blocking("ranks_consistent", "ExpectColumnValuesToBeInSet", "ranks follow the scores: 1 = highest, ties "
+                 "share the lowest rank, no gaps otherwise", column="rank_mismatch", value_set=[False]),
+        blocking("weights_sum_to_one", "ExpectColumnValuesToBeBetween", "each node's weights sum to 1",
+                 column="weight_sum", min_value=1 - 1e-9, max_value=1 + 1e-9),
+        blocking("every_zone", "ExpectColumnDistinctValuesToContainSet", "every smallest area has score rows",
+                 column="area_id", value_set=facts["zones"]),
+        warning("scored_share", "ExpectColumnValuesToNotBeNull", "most areas get a composite score",
+                column="score", mostly=facts["min_scored_share"]),
     ]
-    return frame, checks
 
 
-def published_snapshot(con, city: City) -> tuple[pd.DataFrame, list[Check]]:
-    """Runs on the new snapshot file before it replaces current.duckdb."""
-    frame = _frame(con, """
+def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
+    return _frame(con, """
         SELECT v.*, v.denominator - c.min_denominator AS denominator_margin,
-               CASE WHEN v.suppressed THEN v.value END AS suppressed_value
+               CASE WHEN v.suppressed THEN coalesce(v.value, v.numerator, v.denominator) END AS suppressed_content
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
           ON c.city = v.city AND c.indicator_id = v.indicator_id WHERE v.city = ?""", [city.name])
-    checks = [
-        blocking("ExpectTableRowCountToBeBetween", "the snapshot is not empty", min_value=1),
-        blocking("ExpectColumnValuesToBeBetween", "no published cell below the suppression threshold",
+
+
+def checks_published_snapshot(facts: dict) -> list[Check]:
+    return [
+        blocking("not_empty", "ExpectTableRowCountToBeBetween", "the snapshot is not empty", min_value=1),
+        blocking("suppression", "ExpectColumnValuesToBeBetween", "no published cell below the suppression threshold",
                  column="denominator_margin", min_value=0),
-        blocking("ExpectColumnValuesToBeNull", "suppressed cells carry no value", column="suppressed_value"),
+        blocking("suppressed_cells_empty", "ExpectColumnValuesToBeNull", "suppressed cells carry no value, "
+                 "numerator or denominator", column="suppressed_content"),
     ]
-    return frame, checks
 
 
 SUITES = {suite.name: suite for suite in [
-    Suite("raw_census", "raw", "census households as delivered", raw_census),
-    Suite("staging_census", "staging", "typed, placed households and persons", staging_census),
-    Suite("staging_service_records", "staging", "typed, placed public-service records", staging_services),
-    Suite("staging_sensor_readings", "staging", "flagged sensor readings", staging_sensors),
-    Suite("marts_indicator_values", "marts", "indicator values per area", marts_indicator_values),
-    Suite("marts_index_scores", "marts", "composite index scores per area", marts_index_scores),
-    Suite("published_snapshot", "published", "the snapshot before it goes live", published_snapshot),
+    Suite("raw_census", "raw", "census households as delivered", read_raw_census, checks_raw_census,
+          facts_raw_census),
+    Suite("raw_census_persons", "raw", "census persons as delivered", read_raw_persons, checks_raw_persons,
+          facts_raw_persons),
+    Suite("raw_services", "raw", "public-service records as delivered, one month", read_raw_services,
+          checks_raw_services, facts_raw_services),
+    Suite("raw_sensors", "raw", "sensor readings as delivered, one month", read_raw_sensors, checks_raw_sensors,
+          facts_raw_sensors),
+    Suite("staging_census", "staging", "typed, placed households and persons", read_staging_census,
+          checks_staging_census, facts_staging_census),
+    Suite("staging_service_records", "staging", "typed, placed public-service records, one month",
+          read_staging_services, checks_staging_services, facts_staging_services),
+    Suite("staging_sensor_readings", "staging", "flagged sensor readings, one month", read_staging_sensors,
+          checks_staging_sensors, facts_staging_sensors),
+    Suite("marts_indicator_values", "marts", "indicator values per area", read_marts_indicator_values,
+          checks_marts_indicator_values, facts_marts_indicator_values),
+    Suite("marts_index_scores", "marts", "composite index scores per area", read_marts_index_scores,
+          checks_marts_index_scores, facts_marts_index_scores),
+    Suite("published_snapshot", "published", "the snapshot before it replaces current.duckdb",
+          read_published_snapshot, checks_published_snapshot),
 ]}

@@ -65,6 +65,18 @@ def build_indicator_values(city: City) -> dict[str, int]:
             "suppressed": int(values["suppressed"].sum())}
 
 
+def index_weights(spec) -> pd.DataFrame:
+    """Every node's children with the weight the engine gives them (declared or equal, rescaled to sum to 1)."""
+    rows = []
+    for node_id in spec.node_order():
+        node = spec.nodes[node_id]
+        given = node.get("weights") or {}
+        raw = {child: float(given.get(child, 1.0)) for child in node["children"]}
+        total = sum(raw.values())
+        rows += [{"node_id": node_id, "child_id": child, "weight": weight / total} for child, weight in raw.items()]
+    return pd.DataFrame(rows)
+
+
 def build_index_scores(city: City) -> dict[str, int]:
     """marts.index_scores (every level, every node) and what built them in marts.index_runs.
 
@@ -99,6 +111,7 @@ def build_index_scores(city: City) -> dict[str, int]:
         scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
         key = {"city": city.name, "index_id": spec.id, "period": city.vintage}
         warehouse.replace_partition(con, "marts.index_scores", scores, key)
+        warehouse.replace_partition(con, "marts.index_weights", index_weights(spec), key)
         run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,
                              "spec_yaml": city.index_spec_path.read_text(encoding="utf-8")}])
         warehouse.replace_partition(con, "marts.index_runs", run, key)

@@ -102,6 +102,8 @@ class Snapshot:
     # (area_id, indicator_id) -> value
     values: dict[tuple[str, str], IndicatorValue]
     levels: list[str] = field(default_factory=list)  # smallest first, derived from parent_id
+    # latest data-quality results behind the snapshot (marts.data_quality), when the snapshot has them
+    quality: list[dict] = field(default_factory=list)
 
     def areas_of(self, level: str) -> list[Area]:
         """Areas of one level, by id."""
@@ -198,10 +200,24 @@ def _read_snapshot(path: Path, index_id: str, period: str | None, city: str | No
                 ).fetchall()
             },
         )
+        snap.quality = _read_quality(con, where, params)
     if not snap.areas:
         raise ValueError(f"{path}: marts.areas is empty")
     snap.levels = _level_chain(snap.areas)
     return snap
+
+
+def _read_quality(con: duckdb.DuckDBPyConnection, where: str, params: list) -> list[dict]:
+    """Data-quality results in the snapshot, failures first; none when the snapshot predates the table."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+                         "AND table_name = 'data_quality'").fetchall()[0][0]
+    if not exists:
+        return []
+    frame = con.execute(
+        "SELECT suite, \"partition\", check_key, expectation, \"column\", severity, success, unexpected_count, "
+        f"examples, why FROM marts.data_quality WHERE {where} ORDER BY success, severity, suite, check_key",
+        list(params)).df()
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _resolve_period(
@@ -628,6 +644,8 @@ def _render(snap: Snapshot, city_name: str, quality_url: str | None, map_image, 
         indicators=_indicator_rows(snap),
         indicator_top=_indicator_top_table(snap),
         quality_url=quality_url,
+        quality_failed=[q for q in snap.quality if not q["success"]],
+        quality_checked=len(snap.quality),
     )
 
 

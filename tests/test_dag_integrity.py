@@ -30,7 +30,17 @@ def test_tags_retries_and_doc(dagbag):
         assert dag.doc_md, dag.dag_id
         assert dag.max_active_runs == 1, dag.dag_id
         for task in dag.tasks:
+            if task.task_id == "fail_run":  # only re-states another task's failure: retrying it is pointless
+                assert task.retries == 0
+                continue
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_every_run_builds_data_docs_and_fails_when_a_task_fails(dagbag):
+    for dag in dagbag.dags.values():
+        docs, fail = dag.get_task("build_data_docs"), dag.get_task("fail_run")
+        assert docs.trigger_rule == "all_done" and fail.trigger_rule == "one_failed"
+        assert set(fail.upstream_task_ids) == {t.task_id for t in dag.tasks} - {"fail_run"}
 
 
 @pytest.mark.parametrize("path", sorted(DAGS_FOLDER.glob("*.py")), ids=lambda p: p.name)
@@ -63,5 +73,5 @@ def test_writers_use_the_one_slot_pool(dagbag):
     from airflow.models.pool import Pool
 
     assert Pool.get_pool(WRITER_POOL).slots == 1
-    writers = [t for d in dagbag.dags.values() for t in d.tasks if t.task_id != "build_report"]
+    writers = [t for d in dagbag.dags.values() for t in d.tasks if t.task_id not in ("build_report", "fail_run")]
     assert writers and all(t.pool == WRITER_POOL for t in writers)

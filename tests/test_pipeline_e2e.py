@@ -17,7 +17,8 @@ from cities.la_paz_demo.generate import generate
 from sources.privacy import pseudonymise
 
 SCALE = 0.25
-MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_runs"]
+MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights", "index_runs",
+         "data_quality"]
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +146,9 @@ def test_report_shows_map_table_and_charts(pipeline_run, city):
 def test_validation_results_recorded(pipeline_run, city):
     results = read("SELECT suite, severity, success FROM audit.validation_results WHERE city = ?", [city.name],
                    path=settings.paths().warehouse)
-    assert set(results["suite"]) == {"raw_census", "staging_census", "staging_service_records",
-                                     "staging_sensor_readings", "marts_indicator_values", "marts_index_scores",
-                                     "published_snapshot"}
+    from expectations.suites import SUITES
+
+    assert set(results["suite"]) == set(SUITES)
     assert results.loc[results["severity"] == "blocking", "success"].all()
 
 
