@@ -1,0 +1,185 @@
+"""Each suite passes a clean frame and fails on exactly the expected check for each planted defect.
+
+Frames are made by hand in the shape each suite's SQL reads; validation runs through real GX Core.
+"""
+
+import pandas as pd
+import pytest
+
+from expectations.gate import validate
+from expectations.suites import DEFAULT_THRESHOLDS, SUITES, apply_severity
+
+FACTS = {**DEFAULT_THRESHOLDS, "previous_rows": None}
+
+
+def failures(suite: str, frame: pd.DataFrame, facts: dict) -> set[str]:
+    checks = SUITES[suite].checks(facts)
+    return {o.check.key for o in validate(frame, checks, f"test_{suite}") if not o.success}
+
+
+def raw_households(n=10):
+    return pd.DataFrame({
+        "household_id": [f"h{i}" for i in range(n)], "lon": ["-68.1"] * n, "lat": ["-16.5"] * n,
+        "members": ["3"] * n, "members_number": [3.0] * n, "lon_number": [-68.1] * n, "lat_number": [-16.5] * n,
+    })
+
+
+RAW_FACTS = {**FACTS, "required": ["household_id", "lon", "lat", "members"], "previous_rows": 10}
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("cut file: 7 of the 10 rows last accepted (max drop 20%: at least 8)", lambda f: f.iloc[:7], {"row_count"}),
+    ("missing column", lambda f: f.drop(columns=["lat"]), {"column_lat"}),
+    ("negative household sizes", lambda f: f.assign(members_number=-2.0), {"members_range"}),
+    ("coordinates not numbers", lambda f: f.assign(lon_number=None), {"coordinates"}),
+])
+def test_raw_census(defect, change, expected):
+    assert failures("raw_census", change(raw_households()), RAW_FACTS) == expected, defect
+
+
+def test_raw_census_one_bad_row_is_left_to_quarantine():
+    # 1 bad size in 100 rows is within batch_fault_share (2%): the row is quarantined later, the batch goes on
+    frame = raw_households(100)
+    frame.loc[0, "members_number"] = -1
+    assert failures("raw_census", frame, {**RAW_FACTS, "previous_rows": 100}) == set()
+
+
+def raw_readings():
+    return pd.DataFrame({"sensor_id": ["s1", "s1", "s2"], "parameter": ["pm25", "pm10", "noise"],
+                         "unit": ["ug/m3", "ug/m3", "dBA"], "observed_at": ["t"] * 3, "value": ["10", "20", "60"],
+                         "parameter_unit": ["pm25:ug/m3", "pm10:ug/m3", "noise:dBA"], "in_range": [True] * 3})
+
+
+SENSOR_FACTS = {**FACTS, "required": ["sensor_id", "parameter", "unit", "observed_at", "value"],
+                "units": ["pm25:ug/m3", "pm10:ug/m3", "noise:dBA"]}
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("unit changed", lambda f: f.assign(parameter_unit=["pm25:mg/m3", "pm10:mg/m3", "noise:dBA"]), {"units"}),
+    ("out of physical range", lambda f: f.assign(in_range=[False, True, True]), {"physical_range"}),
+])
+def test_raw_sensors(defect, change, expected):
+    assert failures("raw_sensors", change(raw_readings()), SENSOR_FACTS) == expected, defect
+
+
+def staging_households():
+    return pd.DataFrame({"household_id": ["a", "b", "c"], "area_id": ["Z1", "Z1", "Z2"],
+                         "members": [2, 3, 4], "rooms": [3, 2, 4], "bedrooms": [1, 2, None],
+                         "persons_listed": [2, 3, 4]})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("duplicate household", lambda f: f.assign(household_id=["a", "a", "c"]), {"household_unique"}),
+    ("unplaced household", lambda f: f.assign(area_id=["Z1", None, "Z2"]), {"area_placed"}),
+    ("size zero", lambda f: f.assign(members=[0, 3, 4], persons_listed=[0, 3, 4]), {"members_range"}),
+    ("more bedrooms than rooms", lambda f: f.assign(bedrooms=[5, 2, None]), {"rooms_bedrooms"}),
+    ("declared size differs from persons listed", lambda f: f.assign(persons_listed=[1, 3, 4]),
+     {"members_listed"}),
+])
+def test_staging_census(defect, change, expected):
+    frame = change(staging_households())
+    # persons in staging = the sum of declared sizes (2 + 3 + 4 = 9 when clean), so only the defect shows
+    facts = {**FACTS, "persons": int(frame["members"].sum())}
+    assert failures("staging_census", frame, facts) == expected, defect
+
+
+def test_staging_census_population_total():
+    # declared sizes sum to 9; 12 persons listed is 33% off, beyond the 2% tolerance
+    assert failures("staging_census", staging_households(), {**FACTS, "persons": 12}) == {"population_total"}
+
+
+def staging_records():
+    return pd.DataFrame({"family": ["police_reports", "water_outages"], "record_id": ["r1", "r1"],
+                         "area_id": ["Z1", "Z2"]})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("duplicate record", lambda f: pd.concat([f, f.iloc[:1]]), {"record_unique"}),
+    ("unknown family", lambda f: f.assign(family=["police_reports", "parking"]),
+     {"families_known", "families_present"}),
+])
+def test_staging_services(defect, change, expected):
+    facts = {**FACTS, "families": ["police_reports", "water_outages"]}
+    assert failures("staging_service_records", change(staging_records()), facts) == expected, defect
+
+
+def staging_readings():
+    return pd.DataFrame({"sensor_id": ["s1", "s1"], "parameter": ["pm25", "pm25"],
+                         "observed_at": pd.to_datetime(["2024-06-01 00:00", "2024-06-01 01:00"]),
+                         "flag": ["ok", "stuck"], "ok_value": [12.0, None],
+                         "unflagged_stuck": ["ok", "ok"], "incomplete_day": ["ok", "ok"]})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("a used reading beyond physical range", lambda f: f.assign(ok_value=[900.0, None]), {"used_in_range"}),
+    ("stuck run not flagged", lambda f: f.assign(unflagged_stuck=["s1/pm25/2024-06-01T00", "ok"]),
+     {"no_unflagged_stuck"}),
+    ("unknown flag", lambda f: f.assign(flag=["ok", "weird"]), {"flags_known"}),
+    ("incomplete day (a warning)", lambda f: f.assign(incomplete_day=["s1/pm25/2024-06-01"] * 2),
+     {"day_completeness"}),
+])
+def test_staging_sensors(defect, change, expected):
+    facts = {**FACTS, "low": 0, "high": 600}
+    assert failures("staging_sensor_readings", change(staging_readings()), facts) == expected, defect
+
+
+def indicator_values():
+    return pd.DataFrame({"area_id": ["Z1", "Z2"], "indicator_id": ["x", "x"], "period": ["2024", "2024"],
+                         "share_value": [0.2, 0.5], "share_numerator": [4.0, 10.0],
+                         "share_denominator": [20.0, 20.0], "denominator_margin": [0.0, 0.0]})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("zone missing", lambda f: f.iloc[:1], {"every_area"}),
+    ("rate above 1", lambda f: f.assign(share_value=[1.2, 0.5]), {"shares_in_unit_interval"}),
+    ("numerator above denominator", lambda f: f.assign(share_numerator=[30.0, 10.0]),
+     {"numerator_le_denominator"}),
+    ("published below the threshold", lambda f: f.assign(denominator_margin=[-5.0, 0.0]), {"suppression"}),
+    ("zone twice", lambda f: pd.concat([f, f.iloc[:1]]), {"value_unique", "every_area"}),
+])
+def test_marts_indicator_values(defect, change, expected):
+    facts = {**FACTS, "expected_rows": 2}
+    assert failures("marts_indicator_values", change(indicator_values()), facts) == expected, defect
+
+
+def index_scores():
+    return pd.DataFrame({"index_id": ["wb"] * 3, "area_id": ["Z1", "Z2", "Z3"], "node_id": ["wb"] * 3,
+                         "period": ["2024"] * 3, "score": [80.0, 50.0, 50.0], "rank": [1, 2, 2],
+                         "rank_mismatch": [False] * 3, "weight_sum": [1.0] * 3})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("score above scale", lambda f: f.assign(score=[120.0, 50.0, 50.0]), {"score_range"}),
+    ("ranks not following scores", lambda f: f.assign(rank_mismatch=[False, True, False]), {"ranks_consistent"}),
+    ("weights not summing to one", lambda f: f.assign(weight_sum=[0.9] * 3), {"weights_sum_to_one"}),
+    ("zone without a score row", lambda f: f.iloc[:2], {"every_zone"}),
+])
+def test_marts_index_scores(defect, change, expected):
+    facts = {**FACTS, "zones": ["Z1", "Z2", "Z3"]}
+    assert failures("marts_index_scores", change(index_scores()), facts) == expected, defect
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("suppressed cell still has a value", lambda f: f.assign(suppressed_content=[None, 0.3]),
+     {"suppressed_cells_empty"}),
+    ("cell below the threshold", lambda f: f.assign(denominator_margin=[0.0, -1.0]), {"suppression"}),
+])
+def test_published_snapshot(defect, change, expected):
+    frame = pd.DataFrame({"denominator_margin": [0.0, 4.0], "suppressed_content": [None, None]})
+    assert failures("published_snapshot", change(frame), FACTS) == expected, defect
+
+
+def test_severity_overrides_come_from_the_city():
+    checks = SUITES["marts_index_scores"].checks({**FACTS, "zones": []})
+    changed = apply_severity("marts_index_scores", checks, {"marts_index_scores.score_range": "warning"})
+    assert {c.key: c.severity for c in changed}["score_range"] == "warning"
+    with pytest.raises(ValueError, match="quality.severity.marts_index_scores.score_range"):
+        apply_severity("marts_index_scores", checks, {"marts_index_scores.score_range": "fatal"})
