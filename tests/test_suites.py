@@ -183,3 +183,14 @@ def test_severity_overrides_come_from_the_city():
     assert {c.key: c.severity for c in changed}["score_range"] == "warning"
     with pytest.raises(ValueError, match="quality.severity.marts_index_scores.score_range"):
         apply_severity("marts_index_scores", checks, {"marts_index_scores.score_range": "fatal"})
+
+
+def test_quality_page_matches_the_suites():
+    """docs/quality.md is generated from the suites; regenerate it when a suite changes."""
+    from bienestar.settings import PROJECT_ROOT
+    from expectations.document import render
+
+    committed = (PROJECT_ROOT / "docs" / "quality.md").read_text(encoding="utf-8")
+    assert committed == render(), "run: .venv/bin/python -m expectations.document > docs/quality.md"
+    for suite in SUITES:
+        assert f"## `{suite}`" in committed

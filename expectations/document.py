@@ -1,0 +1,56 @@
+"""Write docs/quality.md from the suites themselves, so the page cannot drift from the code.
+
+    python -m expectations.document > docs/quality.md
+
+A test regenerates the page and compares it with the committed one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cities import load_city
+from expectations.gate import column_of
+from expectations.suites import DEFAULT_THRESHOLDS, SUITES, apply_severity, thresholds
+
+# Facts a suite needs from the database, with placeholders for the page (the values do not change the checks'
+# nature, only their bounds).
+PLACEHOLDER_FACTS = {"previous_rows": 1000, "required": ["<the fields the city config lists as required>"],
+                     "families": ["<configured service families>"], "units": ["pm25:ug/m3", "…"],
+                     "persons": 1000, "low": 0, "high": 600, "expected_rows": 0, "zones": ["<every zone>"]}
+
+INTRO = Path(__file__).with_name("quality_intro.md")  # the prose part of the page
+
+MEANINGS = {
+    "max_row_drop": "a delivery this much shorter than the last accepted one is a cut file",
+    "batch_fault_share": "more unusable values than this share in one field stop the batch (fewer: quarantine rows)",
+    "population_tolerance": "persons listed may differ from household sizes declared by this share",
+    "sensor_day_completeness": "share of valid hourly readings a sensor needs each day (warning below it)",
+    "min_scored_share": "share of smallest areas that must get a composite score (warning below it)",
+}
+
+
+def render(city_name: str = "la_paz_demo") -> str:
+    """The page, for the thresholds and severities of one city config."""
+    city = load_city(city_name)
+    lines = [INTRO.read_text(encoding="utf-8").rstrip("\n")]
+    lines += [f"| `{k}` | {v} | {MEANINGS[k]} |" for k, v in DEFAULT_THRESHOLDS.items()]
+    overrides = (city.config.get("quality") or {}).get("severity") or {}
+    facts = {**thresholds(city), **PLACEHOLDER_FACTS}
+    for suite in SUITES.values():
+        lines += ["", f"## `{suite.name}` ({suite.stage})", "", f"{suite.describe[0].upper()}{suite.describe[1:]}.",
+                  "", "| check | expectation | column | severity | why |", "| --- | --- | --- | --- | --- |"]
+        for check in apply_severity(suite.name, suite.checks(facts), overrides):
+            if check.key.startswith("column_"):
+                continue
+            lines.append(f"| `{check.key}` | {check.expectation} | `{column_of(check)}` | {check.severity} | "
+                         f"{check.why} |")
+        if any(c.key.startswith("column_") for c in suite.checks(facts)):
+            lines.append("| `column_<field>` | ExpectColumnToExist | each required field | blocking | the next "
+                         "stage reads this field |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render(sys.argv[1] if len(sys.argv) > 1 else "la_paz_demo"))

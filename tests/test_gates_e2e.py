@@ -1,0 +1,151 @@
+"""Gates end to end: corrupt one landing file of the sample city, run the real DAGs, and check that the right gate
+failed with a message naming the problem, that nothing after it ran, that readers see exactly what they saw
+before, and that the failure is on record; then restore the file and run again successfully.
+
+Runs in its own BIENESTAR_HOME so it does not disturb the other end-to-end module.
+"""
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bienestar import settings
+from bienestar.runner import PipelineFailed, run_pipeline
+from cities import load_city
+from cities.la_paz_demo.generate import generate
+
+
+@pytest.fixture(scope="module")
+def city():
+    return load_city("la_paz_demo")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, airflow_db, city):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIENESTAR_HOME", str(tmp_path_factory.mktemp("gates-home")))
+        generate(settings.paths().landing_for(city.name), scale=0.15, months=tuple(city.config["months"]))
+        run_pipeline(city)
+        yield settings.paths()
+
+
+def published_bytes(paths, city):
+    return paths.current_snapshot.read_bytes(), (paths.reports_for(city.name) / "index.html").read_bytes()
+
+
+def table(paths, sql):
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def failed_checks(paths, suite):
+    return table(paths, f"SELECT check_key, run_id FROM audit.validation_results WHERE suite = '{suite}' "
+                        "AND NOT success AND severity = 'blocking'")
+
+
+def run_corrupted(paths, city, relative, corrupt):
+    """Corrupt one file, run, restore it; return the failure message and what readers saw before."""
+    path = paths.landing_for(city.name) / relative
+    original = path.read_bytes()
+    before = published_bytes(paths, city)
+    staged_before = table(paths, "SELECT count(*) AS n, sum(hash(household_id)) AS h FROM staging.households")
+    corrupt(path)
+    try:
+        with pytest.raises(PipelineFailed) as failure:
+            run_pipeline(city)
+    finally:
+        path.write_bytes(original)
+    assert published_bytes(paths, city) == before, "the published snapshot or report changed"
+    return str(failure.value), staged_before
+
+
+def rewrite_csv(path, change):
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    change(frame).to_csv(path, index=False)
+
+
+def test_negative_household_sizes_stop_at_the_raw_gate(home, city):
+    message, staged_before = run_corrupted(
+        home, city, "census/households.csv", lambda p: rewrite_csv(p, lambda f: f.assign(members="-3")))
+    assert "task gate_raw_census failed" in message
+    assert "suite raw_census: ExpectColumnValuesToBeBetween (members_range) on members_number failed" in message
+    assert "unexpected value(s), e.g. ['-3.0']" in message
+    skipped = message.split("not run because of it: ")[1].splitlines()[0].split(", ")
+    assert {"build_staging_census", "gate_staging_census"} <= set(skipped)
+    # staging was not rebuilt from the bad delivery
+    assert table(home, "SELECT count(*) AS n, sum(hash(household_id)) AS h FROM staging.households").equals(
+        staged_before)
+    assert "members_range" in set(failed_checks(home, "raw_census")["check_key"])
+    assert "Data Docs" in message and (home.quality / "gx" / "uncommitted" / "data_docs" / "local_site"
+                                       / "index.html").exists()
+
+
+def test_truncated_census_file_is_a_cut_file(home, city):
+    def truncate(path):
+        lines = path.read_bytes().splitlines(keepends=True)
+        path.write_bytes(b"".join(lines[: len(lines) // 2]))
+
+    message, _ = run_corrupted(home, city, "census/households.csv", truncate)
+    assert "suite raw_census: ExpectTableRowCountToBeBetween (row_count) on (table) failed" in message
+    assert "row_count" in set(failed_checks(home, "raw_census")["check_key"])
+
+
+def test_sensor_unit_change_stops_the_sensor_run(home, city):
+    month = city.config["months"][0]
+
+    def to_milligrams(path):
+        readings = json.loads(path.read_text())
+        for reading in readings:
+            if reading["parameter"] in ("pm25", "pm10"):
+                reading["unit"] = "mg/m3"
+                reading["value"] = None if reading["value"] is None else reading["value"] / 1000
+        path.write_text(json.dumps(readings))
+
+    message, _ = run_corrupted(home, city, f"sensors/readings_{month}.json", to_milligrams)
+    assert message.startswith(f"ingest_sensors ({month}) failed")
+    assert "suite raw_sensors: ExpectColumnValuesToBeInSet (units) on parameter_unit failed" in message
+    assert ":mg/m3" in message
+    assert "units" in set(failed_checks(home, "raw_sensors")["check_key"])
+
+
+def test_stuck_sensor_for_a_day_is_flagged_and_reported_not_blocking(home, city):
+    month = city.config["months"][0]
+    path = home.landing_for(city.name) / f"sensors/readings_{month}.json"
+    original = path.read_bytes()
+    readings = json.loads(original)
+    victim = sorted({r["sensor_id"] for r in readings})[0]
+    day = f"{month}-03"
+    for reading in readings:
+        if reading["sensor_id"] == victim and reading["parameter"] == "pm25" and reading["observed_at"].startswith(day):
+            reading["value"] = 21.5
+    path.write_text(json.dumps(readings))
+    before = latest_unexpected(home, "day_completeness")
+    try:
+        run_pipeline(city)  # flagged readings are row-level: the run goes on
+    finally:
+        path.write_bytes(original)
+    stuck = table(home, f"SELECT count(*) AS n FROM staging.sensor_readings WHERE sensor_id = '{victim}' "
+                        f"AND parameter = 'pm25' AND flag = 'stuck' AND CAST(observed_at AS DATE) = DATE '{day}'")
+    assert stuck["n"].iloc[0] == 24
+    report = (home.reports_for(city.name) / "index.html").read_text(encoding="utf-8")
+    assert 'data-check="staging_sensor_readings.day_completeness"' in report
+    # the warning now counts the 24 readings of the stuck day on top of the planted faults' incomplete days
+    assert latest_unexpected(home, "day_completeness") == before + 24
+
+
+def latest_unexpected(paths, check_key):
+    found = table(paths, f"""SELECT unexpected_count FROM audit.validation_results WHERE check_key = '{check_key}'
+                             QUALIFY sequence = max(sequence) OVER ()""")
+    return int(found["unexpected_count"].iloc[0])
+
+
+def test_restored_files_run_clean_again(home, city):
+    run_pipeline(city)
+    latest = table(home, """SELECT suite, check_key, success, severity FROM audit.validation_results
+                            QUALIFY sequence = max(sequence) OVER (PARTITION BY suite, "partition")""")
+    assert latest.loc[latest["severity"] == "blocking", "success"].all()
