@@ -1,24 +1,64 @@
-"""Deliveries as files in `landing/<city>/`: CSV, JSON arrays and GeoJSON, loaded into `raw` as received.
+"""Deliveries as files in `landing/<city>/` (or bundled with a city), loaded into `raw` as received.
 
-Values are kept as text, exactly as delivered (typing happens in `staging`), plus lineage columns:
+The reader comes from the source contract's `format`, else from the file name:
+
+    csv        `.csv` `.tsv` `.txt`   delimiter (`, ; tab |`) and encoding (UTF-8, UTF-8 with BOM, Windows-1252,
+                                       Latin-1) detected, or declared by the contract
+    parquet    `.parquet` `.pq`       plain Parquet, or GeoParquet (its geometry column becomes `geometry_wkt`)
+    xlsx       `.xlsx` `.xlsm`        the sheet named by the contract (`sheet`), or the first
+    json       `.json`                an array of records (a Topology or a FeatureCollection is read as such)
+    geojson    `.geojson`             a FeatureCollection or one Feature
+    topojson   `.topojson` `.topo.json`  the object named by the contract (`layer`), or the only one
+    shapefile  `.zip` `.shp`          zipped (read in place through GDAL's /vsizip/) or loose with its sidecars
+    gpkg       `.gpkg`                the layer named by the contract (`layer`), or the only one
+
+Values are kept as text, exactly as delivered (typing, decimal commas included, happens against the source
+contract in `sources.contracts`), plus lineage columns added by `land`:
 
     _source      the delivery family (e.g. `census/households.csv`, `services/police_reports`)
     _delivery    the file name, relative to the city's landing folder
     _sha256      hash of the file's bytes
-    _row         1-based position of the record in the file (data rows for CSV, elements or features otherwise)
+    _row         1-based position of the record in the file (data rows for CSV and XLSX, elements or features
+                 otherwise, counting features without geometry)
     _loaded_for  the data interval or vintage the load belongs to (never the clock)
+
+Boundary formats give `geometry_wkt` in EPSG:4326 (lon/lat), reprojected when the file states another CRS. A
+file that states no CRS (TopoJSON never can; nor a Shapefile without `.prj`, nor a GeoJSON without the old `crs`
+member) is taken to be EPSG:4326, the GeoJSON/TopoJSON convention; if its coordinates fall outside the lon/lat
+range the load stops instead of placing the areas somewhere else on the planet. A feature without geometry is kept
+with `geometry_wkt` empty, so it can be counted and reported (GDAL's TopoJSON driver drops such features, which is
+why GeoJSON and TopoJSON are decoded here rather than through GDAL).
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import io
 import json
+import zipfile
+from collections.abc import Callable, Mapping
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bienestar import warehouse
 from sources.privacy import strip_identifiers
+
+FORMATS = ("csv", "parquet", "xlsx", "json", "geojson", "topojson", "shapefile", "gpkg")
+SUFFIX_FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx",
+    ".xlsm": "xlsx", ".json": "json", ".geojson": "geojson", ".topojson": "topojson", ".zip": "shapefile",
+    ".shp": "shapefile", ".gpkg": "gpkg",
+}
+DELIMITERS = (",", ";", "\t", "|")
+READ_OPTIONS = ("format", "encoding", "delimiter", "sheet", "layer")
+# Bytes read to detect a CSV's delimiter: enough for dozens of rows of any real table.
+SNIFF_CHARS = 1 << 16
 
 
 class DeliveryError(ValueError):
@@ -26,6 +66,7 @@ class DeliveryError(ValueError):
 
 
 def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (lineage: which exact delivery a raw row came from)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -36,8 +77,10 @@ def file_sha256(path: Path) -> str:
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column as nullable text: raw keeps what was delivered, not what a parser guessed."""
     def text(value: object) -> object:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
+        if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT or value is pd.NA:
             return None
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
         if isinstance(value, list | dict):
             return json.dumps(value, ensure_ascii=False, sort_keys=True)
         return str(value)
@@ -45,38 +88,398 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: frame[c].map(text).astype("string") for c in frame.columns}, index=frame.index)
 
 
-def read_delivery(path: Path) -> pd.DataFrame:
-    """Read one delivered file as text columns; GeoJSON geometries come as `geometry_wkt`."""
+# ---------------------------------------------------------------------------------------------------------------
+# Choosing the reader
+# ---------------------------------------------------------------------------------------------------------------
+
+def delivery_format(path: Path, declared: str | None = None) -> str:
+    """The reader for a file: the declared format, else the one its name implies."""
+    if declared is not None:
+        if declared not in FORMATS:
+            raise DeliveryError(f"{path}: unknown format {declared!r} in the source's contract; "
+                                f"use one of {', '.join(FORMATS)}")
+        return declared
+    name = path.name.lower()
+    if name.endswith(".topo.json"):
+        return "topojson"
+    found = SUFFIX_FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise DeliveryError(f"{path}: cannot tell the format from the name ({path.suffix!r}); declare `format` "
+                            f"({', '.join(FORMATS)}) in the source's contract")
+    return found
+
+
+def read_delivery(
+    path: Path,
+    *,
+    format: str | None = None,  # named after the contract key it mirrors
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    layer: str | None = None,
+) -> pd.DataFrame:
+    """Read one delivered file as text columns plus `_row`; boundary formats give `geometry_wkt` (EPSG:4326)."""
     if not path.exists():
         raise DeliveryError(f"{path}: delivery not found. Put the file there (for the sample city run "
                             "`bienestar generate`), or fix the path in the city config.")
-    suffix = path.suffix.lower()
+    kind = delivery_format(path, format)
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            frame = frame.replace("", None)
-        elif suffix == ".geojson":
-            import geopandas as gpd
-
-            geo = gpd.read_file(path)
-            frame = pd.DataFrame(geo.drop(columns="geometry"))
-            frame["geometry_wkt"] = geo.geometry.to_wkt()
-        elif suffix == ".json":
-            with path.open(encoding="utf-8") as fh:
-                records = json.load(fh)
-            if not isinstance(records, list):
-                raise DeliveryError(f"{path}: expected a JSON array of records, got {type(records).__name__}")
-            frame = pd.DataFrame.from_records(records)
+        if kind == "csv":
+            frame = _read_csv(path, encoding, delimiter)
+        elif kind == "parquet":
+            frame = _read_parquet(path)
+        elif kind == "xlsx":
+            frame = _read_xlsx(path, sheet)
+        elif kind == "json":
+            frame = _read_json(path, layer)
+        elif kind == "geojson":
+            frame = _read_geojson(path, _load_json(path))
+        elif kind == "topojson":
+            frame = _read_topojson(path, _load_json(path), layer)
         else:
-            raise DeliveryError(f"{path}: unsupported file type {suffix!r} (csv, json, geojson)")
+            frame = _read_with_gdal(path, kind, layer, encoding)
     except DeliveryError:
         raise
     except Exception as exc:  # a parser's own message, with the file named
-        raise DeliveryError(f"{path}: cannot be read: {exc}") from exc
-    frame = _as_text(frame)
+        raise DeliveryError(f"{path}: cannot be read as {kind}: {exc}") from exc
+    frame = _as_text(frame.reset_index(drop=True))
     frame.insert(0, "_row", range(1, len(frame) + 1))
     return frame
 
+
+def _choose(requested: str | None, available: list[str], path: Path, what: str) -> str:
+    """The sheet, layer or object to read: the one named, or the only one there is."""
+    if requested is not None:
+        if requested not in available:
+            raise DeliveryError(f"{path}: no {what} {requested!r}; the file has {', '.join(available) or 'none'}. "
+                                f"Fix the {what} named in the source's contract.")
+        return requested
+    if len(available) == 1:
+        return available[0]
+    if not available:
+        raise DeliveryError(f"{path}: the file holds no {what} to read")
+    raise DeliveryError(f"{path}: {len(available)} {what}s ({', '.join(available)}); name the one to read "
+                        "in the source's contract (`layer: ...`)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV: encoding and delimiter
+# ---------------------------------------------------------------------------------------------------------------
+
+def decode_text(path: Path, encoding: str | None = None) -> str:
+    """The file's text: decoded with the declared encoding (checked), or with the one detected.
+
+    Detection: a UTF-8 byte-order mark, else text that is valid UTF-8, else Windows-1252 (what spreadsheet
+    exports in Latin America usually are), else Latin-1 (which decodes any byte).
+    """
+    data = path.read_bytes()
+    if encoding is None:
+        return data.decode(_detect_encoding(data))
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise DeliveryError(f"{path}: unknown encoding {encoding!r} declared in the source's contract "
+                            "(use e.g. utf-8, latin-1, cp1252)") from None
+    if codec == "utf-8":
+        codec = "utf-8-sig"  # a BOM is a property of the file, not text: never let it into the first header
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        guess = _detect_encoding(data)
+        raise DeliveryError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not valid {encoding}, the encoding the source's "
+            f"contract declares. The file looks like {guess}: declare `encoding: {guess}` (or ask the source for "
+            "UTF-8). Nothing was loaded from it."
+        ) from None
+    if not codec.startswith("utf") and not data.isascii() and _is_utf8(data):
+        # A single-byte codec decodes anything, so a UTF-8 file read as Latin-1 fails silently ("SeÃ±ora"): stop.
+        sample = _first_non_ascii_line(data)
+        raise DeliveryError(
+            f"{path}: declared {encoding}, but the file is UTF-8 (line {sample[0]} reads {sample[1]!r} as UTF-8, "
+            f"{sample[2]!r} as {encoding}). Declare `encoding: utf-8` in the source's contract. "
+            "Nothing was loaded from it."
+        )
+    return text
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect_encoding(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if _is_utf8(data):
+        return "utf-8"
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def _first_non_ascii_line(data: bytes) -> tuple[int, str, str]:
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.isascii():
+            return number, line.decode("utf-8")[:60], line.decode("latin-1")[:60]
+    return 0, "", ""
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the first rows into the same number (more than one) of fields.
+
+    Among candidates that do, the one giving the most fields wins; a file no candidate splits consistently is
+    read as comma-separated, so the parser reports its uneven line.
+    """
+    sample = text[:SNIFF_CHARS]
+    best, best_width = ",", 1
+    for delimiter in DELIMITERS:
+        rows = [r for r in islice(csv.reader(io.StringIO(sample), delimiter=delimiter), 50) if r]
+        if len(sample) < len(text) and len(rows) > 1:
+            rows = rows[:-1]  # the sample may cut the last row short
+        widths = {len(r) for r in rows}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = delimiter, width
+    return best
+
+
+def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
+    text = decode_text(path, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    separator = delimiter or detect_delimiter(text)
+    frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False)
+    return frame.replace("", None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parquet, XLSX, JSON records
+# ---------------------------------------------------------------------------------------------------------------
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    if b"geo" in metadata:  # GeoParquet: the geometry column is WKB with a CRS in the metadata
+        import geopandas as gpd
+
+        return _geo_frame(gpd.read_parquet(path), path)
+    return pd.read_parquet(path)
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> pd.DataFrame:
+    with pd.ExcelFile(path, engine="openpyxl") as book:
+        names = [str(s) for s in book.sheet_names]
+        name = _choose(sheet, names, path, "sheet") if sheet is not None else names[0]
+        frame = book.parse(name, dtype=str, keep_default_na=False, na_values=[])
+    return frame.replace("", None)
+
+
+def _load_json(path: Path) -> Any:
+    with path.open(encoding="utf-8-sig") as fh:
+        try:
+            return json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise DeliveryError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
+                                "Ask the source for a complete file.") from None
+
+
+def _read_json(path: Path, layer: str | None) -> pd.DataFrame:
+    """An array of records; a `.json` holding a Topology or GeoJSON is read as that."""
+    document = _load_json(path)
+    if isinstance(document, dict) and document.get("type") == "Topology":
+        return _read_topojson(path, document, layer)
+    if isinstance(document, dict) and document.get("type") in ("FeatureCollection", "Feature"):
+        return _read_geojson(path, document)
+    if not isinstance(document, list):
+        raise DeliveryError(f"{path}: expected a JSON array of records, got {type(document).__name__}")
+    return pd.DataFrame.from_records(document)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Boundaries: GeoJSON, TopoJSON, Shapefile, GeoPackage
+# ---------------------------------------------------------------------------------------------------------------
+
+def _in_lonlat(geometry, path: Path):
+    """The geometries (a GeoSeries) in EPSG:4326: reprojected when the file states a CRS, checked when not."""
+    if geometry.crs is None:
+        if geometry.notna().any() and not geometry.is_empty.all():
+            minx, miny, maxx, maxy = geometry.total_bounds
+            if minx < -180.000001 or maxx > 180.000001 or miny < -90.000001 or maxy > 90.000001:
+                raise DeliveryError(
+                    f"{path}: the file states no CRS, so lon/lat (EPSG:4326) is assumed, but its coordinates span "
+                    f"x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}, outside lon/lat. It is probably projected: ask "
+                    "for the file with its CRS (a .prj beside a Shapefile, a GeoPackage) or in EPSG:4326."
+                )
+        return geometry.set_crs(4326)
+    if geometry.crs.equals("EPSG:4326", ignore_axis_order=True):
+        return geometry
+    return geometry.to_crs(4326)
+
+
+def _geo_frame(geo, path: Path) -> pd.DataFrame:
+    """A GeoDataFrame's attributes with its geometry as `geometry_wkt` in EPSG:4326."""
+    geometry = _in_lonlat(geo.geometry, path)
+    frame = pd.DataFrame(geo.drop(columns=geo.geometry.name))
+    frame["geometry_wkt"] = geometry.to_wkt().to_numpy(dtype=object)
+    return frame
+
+
+def _features_frame(path: Path, records: list[dict], geometries: list, crs: object | None) -> pd.DataFrame:
+    import geopandas as gpd
+
+    frame = pd.DataFrame.from_records(records, index=range(len(records)))
+    geometry = gpd.GeoSeries(geometries, index=frame.index, crs=crs)
+    frame["geometry_wkt"] = _in_lonlat(geometry, path).to_wkt().to_numpy(dtype=object)
+    return frame
+
+
+def _feature_record(feature: dict) -> dict:
+    record = dict(feature.get("properties") or {})
+    if "id" in feature:
+        record.setdefault("id", feature["id"])
+    return record
+
+
+def _read_geojson(path: Path, document: Any) -> pd.DataFrame:
+    import shapely.geometry
+
+    if not isinstance(document, dict) or document.get("type") not in ("FeatureCollection", "Feature"):
+        raise DeliveryError(f"{path}: expected a GeoJSON FeatureCollection or Feature")
+    features = (document.get("features") or []) if document["type"] == "FeatureCollection" else [document]
+    geometries = []
+    for position, feature in enumerate(features, start=1):
+        geometry = feature.get("geometry")
+        try:
+            geometries.append(shapely.geometry.shape(geometry) if geometry else None)
+        except Exception as exc:
+            raise DeliveryError(f"{path}: feature {position}: invalid geometry ({exc}). Ask the source to fix "
+                                "it; nothing was loaded from the file.") from exc
+    return _features_frame(path, [_feature_record(f) for f in features], geometries, _geojson_crs(document, path))
+
+
+def _geojson_crs(document: dict, path: Path) -> object | None:
+    """The CRS of a pre-RFC 7946 GeoJSON (`"crs": {"type": "name", ...}`); None when the file states none."""
+    declared = document.get("crs")
+    if not declared:
+        return None
+    from pyproj import CRS
+
+    name = (declared.get("properties") or {}).get("name") if isinstance(declared, dict) else None
+    try:
+        return CRS.from_user_input(name)
+    except Exception:
+        raise DeliveryError(f"{path}: unreadable `crs` member {declared!r}; deliver the file in EPSG:4326 "
+                            "without a `crs` member (RFC 7946)") from None
+
+
+def _read_topojson(path: Path, document: Any, layer: str | None) -> pd.DataFrame:
+    if not isinstance(document, dict) or document.get("type") != "Topology":
+        raise DeliveryError(f"{path}: expected a TopoJSON Topology")
+    objects = document.get("objects") or {}
+    name = _choose(layer, list(objects), path, "object")
+    topology = _Topology(document)
+    members = objects[name].get("geometries", []) if objects[name].get("type") == "GeometryCollection" \
+        else [objects[name]]
+    geometries = []
+    for position, member in enumerate(members, start=1):
+        try:
+            geometries.append(topology.geometry(member))
+        except (IndexError, KeyError, TypeError, ValueError) as exc:
+            raise DeliveryError(f"{path}: object {name!r}, feature {position}: cannot build its geometry ({exc}). "
+                                "Ask the source to fix the file; nothing was loaded from it.") from exc
+    return _features_frame(path, [_feature_record(m) for m in members], geometries, None)
+
+
+class _Topology:
+    """Decodes TopoJSON geometries: shared arcs, delta-encoded and quantized when the topology has a transform."""
+
+    def __init__(self, document: dict) -> None:
+        transform = document.get("transform")
+        self.scale = np.array(transform["scale"][:2], dtype=float) if transform else None
+        self.translate = np.array(transform["translate"][:2], dtype=float) if transform else None
+        self.arcs = [self._arc(arc) for arc in document.get("arcs") or []]
+
+    def _arc(self, arc: list) -> np.ndarray:
+        points = np.array([p[:2] for p in arc], dtype=float).reshape(-1, 2)
+        if self.scale is not None:
+            points = np.cumsum(points, axis=0) * self.scale + self.translate
+        return points
+
+    def _position(self, position: list) -> np.ndarray:
+        point = np.array(position[:2], dtype=float)
+        return point * self.scale + self.translate if self.scale is not None else point
+
+    def _line(self, indices: list[int]) -> np.ndarray:
+        """Arcs joined end to start; a negative index ~i is arc i reversed."""
+        parts = [self.arcs[i] if i >= 0 else self.arcs[~i][::-1] for i in indices]
+        if not parts:
+            return np.empty((0, 2))
+        return np.concatenate([parts[0], *(p[1:] for p in parts[1:])])
+
+    def _polygon(self, rings: list[list[int]]):
+        import shapely
+
+        if not rings:
+            return shapely.Polygon()
+        return shapely.Polygon(self._line(rings[0]), [self._line(r) for r in rings[1:]])
+
+    def geometry(self, member: dict):
+        """The shapely geometry of one member of an object, or None when it has none (`"type": null`)."""
+        import shapely
+
+        kind = member.get("type")
+        if not kind:
+            return None
+        if kind == "GeometryCollection":
+            parts = [self.geometry(g) for g in member.get("geometries") or []]
+            return shapely.GeometryCollection([g for g in parts if g is not None])
+        if kind == "Point":
+            return shapely.Point(self._position(member["coordinates"]))
+        if kind == "MultiPoint":
+            return shapely.MultiPoint([self._position(p) for p in member["coordinates"]])
+        if kind == "LineString":
+            return shapely.LineString(self._line(member["arcs"]))
+        if kind == "MultiLineString":
+            return shapely.MultiLineString([self._line(a) for a in member["arcs"]])
+        if kind == "Polygon":
+            return self._polygon(member["arcs"])
+        if kind == "MultiPolygon":
+            return shapely.MultiPolygon([self._polygon(p) for p in member["arcs"]])
+        raise ValueError(f"unknown geometry type {kind!r}")
+
+
+def _read_with_gdal(path: Path, kind: str, layer: str | None, encoding: str | None) -> pd.DataFrame:
+    """Shapefile (zipped or loose) and GeoPackage through GDAL (pyogrio)."""
+    import geopandas as gpd
+    import pyogrio
+
+    if kind == "shapefile" and path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = {Path(n).stem: n for n in archive.namelist() if n.lower().endswith(".shp")}
+        name = _choose(layer, sorted(members), path, "layer")
+        source = f"/vsizip/{path.resolve()}/{members[name]}"
+        name = None  # a single-shapefile source: GDAL's layer is the file itself
+    else:
+        source = str(path)
+        name = _choose(layer, [str(n) for n in pyogrio.list_layers(source)[:, 0]], path, "layer")
+    options: dict[str, Any] = {"datetime_as_string": True}
+    if encoding:
+        options["encoding"] = encoding
+    geo = gpd.read_file(source, layer=name, engine="pyogrio", **options)
+    if not isinstance(geo, gpd.GeoDataFrame) or geo.geometry.name not in geo.columns:
+        return pd.DataFrame(geo)  # an attribute table without geometry
+    return _geo_frame(geo, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Landing into raw
+# ---------------------------------------------------------------------------------------------------------------
 
 def check_columns(frame: pd.DataFrame, path: Path, required: list[str]) -> None:
     """Fail before loading anything when a required field is absent."""
@@ -87,6 +490,32 @@ def check_columns(frame: pd.DataFrame, path: Path, required: list[str]) -> None:
             f"{path}: missing field(s) {', '.join(missing)}; the file has {', '.join(present)}. "
             "Nothing was loaded from it."
         )
+
+
+def prepare_delivery(
+    path: Path,
+    *,
+    relative: str,
+    source: str,
+    loaded_for: str,
+    required: list[str],
+    drop: list[str] | None = None,
+    pseudonymise: list[str] | None = None,
+    key: bytes | None = None,
+    read_options: Mapping[str, Any] | None = None,
+    check: Callable[[pd.DataFrame, str], None] | None = None,
+) -> pd.DataFrame:
+    """One delivered file as it goes into raw: read, checked (columns, then the contract), identifiers removed,
+    lineage added. Raises before anything is written, so a bad delivery loads nothing."""
+    options = {k: v for k, v in (read_options or {}).items() if k in READ_OPTIONS and v is not None}
+    frame = read_delivery(path, **options)
+    if check is not None:  # first: a contract's message says more (types, units) than check_columns can
+        check(frame, str(path))
+    check_columns(frame, path, required)
+    if pseudonymise and key is None:
+        raise ValueError("a pseudonymisation key is needed to load ids")
+    frame = strip_identifiers(frame, drop or [], pseudonymise or [], key or b"")
+    return frame.assign(_source=source, _delivery=relative, _sha256=file_sha256(path), _loaded_for=loaded_for)
 
 
 def land(
@@ -103,16 +532,17 @@ def land(
     pseudonymise: list[str] | None = None,
     key: bytes | None = None,
     partition: dict[str, object] | None = None,
+    read_options: Mapping[str, Any] | None = None,
+    check: Callable[[pd.DataFrame, str], None] | None = None,
 ) -> int:
-    """Load one delivered file into a raw table, replacing what an earlier load of the same partition wrote."""
-    path = landing / relative
-    frame = read_delivery(path)
-    check_columns(frame, path, required)
-    if pseudonymise and key is None:
-        raise ValueError("a pseudonymisation key is needed to load ids")
-    frame = strip_identifiers(frame, drop or [], pseudonymise or [], key or b"")
-    frame = frame.assign(
-        _source=source, _delivery=relative, _sha256=file_sha256(path), _loaded_for=loaded_for
+    """Load one delivered file into a raw table, replacing what an earlier load of the same partition wrote.
+
+    `read_options` are the contract's reader settings (format, encoding, delimiter, sheet, layer); `check` is
+    called with the frame and the file name before anything is written (e.g. `sources.contracts.check_delivery`).
+    """
+    frame = prepare_delivery(
+        landing / relative, relative=relative, source=source, loaded_for=loaded_for, required=required, drop=drop,
+        pseudonymise=pseudonymise, key=key, read_options=read_options, check=check,
     )
     keys = {"city": city, "_source": source, **(partition or {})}
     return warehouse.replace_partition(con, table, frame, keys)

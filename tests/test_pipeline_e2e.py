@@ -17,8 +17,8 @@ from cities.la_paz_demo.generate import generate
 from sources.privacy import pseudonymise
 
 SCALE = 0.25
-MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights", "index_runs",
-         "data_quality"]
+MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
+         "index_runs", "data_quality"]
 
 
 @pytest.fixture(scope="module")
