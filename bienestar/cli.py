@@ -9,6 +9,7 @@ import sys
 import time
 
 from bienestar import settings
+from indicators.index_cli import add_index_commands
 
 DESCRIPTION = """\
 bienestar: neighbourhood well-being indicators and indices for city governments.
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=200, help="rows to print (default 200)")
     q.add_argument("--format", choices=["table", "csv"], default="table")
     add("report", cmd_report, "rebuild the HTML report from published/current.duckdb")
+    add_index_commands(sub)
     return parser
 
 
