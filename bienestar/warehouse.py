@@ -90,6 +90,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(found[0][0])
 
 
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Tables grow by new columns (the marts contract allows additions); existing rows get NULL in them."""
+    existing = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM _partition").fetchall():
+        if name not in existing:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+
+
 def _where(keys: Mapping[str, object]) -> tuple[str, list[object]]:
     clause = " AND ".join(f'"{k}" = ?' for k in keys) or "TRUE"
     return clause, list(keys.values())
@@ -100,8 +108,8 @@ def replace_partition(
 ) -> int:
     """Replace the rows of `table` matching `keys` with `frame`, in one transaction.
 
-    The table is created from the frame's columns on first write. Columns of `keys` missing from the frame are
-    added with the key's value, so callers cannot forget them.
+    The table is created from the frame's columns on first write; columns new in the frame are added. Columns of
+    `keys` missing from the frame are added with the key's value, so callers cannot forget them.
     """
     frame = frame.copy()
     for column, value in keys.items():
@@ -113,6 +121,7 @@ def replace_partition(
         con.execute("BEGIN TRANSACTION")
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _partition LIMIT 0")
+        _add_new_columns(con, table)
         con.execute(f"DELETE FROM {table} WHERE {clause}", params)
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _partition")
         con.execute("COMMIT")

@@ -150,7 +150,8 @@ def publish_values(rolled: pd.DataFrame, catalogue: pd.DataFrame, areas: pd.Data
         default=None,
     )
     out["value"] = np.where(suppressed, np.nan, value)
-    out.loc[suppressed, ["numerator", "denominator"]] = np.nan
+    # Suppressed cells and cells with no one to measure publish no counts at all.
+    out.loc[suppressed | ~measured, ["numerator", "denominator"]] = np.nan
     out["suppressed"] = suppressed
     out["period"] = period
     out["note"] = out["note"].where(out["note"] != "None")

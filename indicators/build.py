@@ -6,6 +6,7 @@ import pandas as pd
 
 from bienestar import warehouse
 from cities import City
+from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import (
     census_counts,
     population,
@@ -16,6 +17,8 @@ from indicators.area_indicators import (
 )
 from indicators.catalogue import load_catalogue
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
+from indicators.margins import attach_moe, effective_sizes
+from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
 from transforms.areas import area_parents
 
 
@@ -23,10 +26,25 @@ def _read(con, sql: str, params: list) -> pd.DataFrame:
     return con.execute(sql, params).df()
 
 
+def with_margins(values: pd.DataFrame, rolled: pd.DataFrame, counts: pd.DataFrame, parents: pd.DataFrame,
+                 catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Wilson 95% bounds for every share (see docs/poverty.md: a census rate's model-based uncertainty).
+
+    Rates per 1,000 and sensor means get none; suppressed cells publish none.
+    """
+    shares = catalogue.loc[catalogue["unit"] == "share", "indicator_id"]
+    moe = attach_moe(rolled[rolled["indicator_id"].isin(shares)], effective_sizes(counts, parents))
+    out = values.merge(moe[["area_id", "level", "indicator_id", "moe_low", "moe_high"]],
+                       on=["area_id", "level", "indicator_id"], how="left")
+    out.loc[out["suppressed"] | out["value"].isna(), ["moe_low", "moe_high"]] = float("nan")
+    return out
+
+
 def build_indicator_values(city: City) -> dict[str, int]:
     """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values for the vintage."""
     publication = city.config.get("publication", {})
     catalogue, dimensions = load_catalogue(min_denominator=int(publication.get("min_denominator", 20)))
+    nbi_config, af_config = load_nbi_config(), load_af_config()  # fail fast on a bad config, before the database
     with warehouse.session() as con:
         areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
@@ -44,12 +62,17 @@ def build_indicator_values(city: City) -> dict[str, int]:
         max_distance = float(city.section("sensors")["max_distance_m"])
         counts = pd.concat([
             census_counts(households, persons),
+            nbi_area_counts(nbi_households(households, persons, nbi_config), nbi_config),
+            af_area_counts(af_household_scores(households, persons, af_config), af_config),
             service_counts(records, pop),
             sensor_counts(readings, stations, areas, pop, max_distance),
         ], ignore_index=True)
-        rolled = roll_up(counts, area_parents(areas))
+        parents = area_parents(areas)
+        rolled = roll_up(counts, parents)
+        rolled = pd.concat([rolled, af_contributions(rolled, af_config)], ignore_index=True)
         notes = {"pm25_mean": f"no valid PM2.5 sensor within {max_distance:.0f} m"}
         values = publish_values(rolled, catalogue, areas, city.vintage, notes)
+        values = with_margins(values, rolled, counts, parents, catalogue)
         residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
                                        denominator=0.0, multiplier=1.0), area_parents(areas))
         marts_areas = areas.merge(residents[["area_id", "numerator"]], on="area_id", how="left")
@@ -66,14 +89,13 @@ def build_indicator_values(city: City) -> dict[str, int]:
 
 
 def index_weights(spec) -> pd.DataFrame:
-    """Every node's children with the weight the engine gives them (declared or equal, rescaled to sum to 1)."""
+    """Every node's children with the weight the engine gives them (declared or equal, rescaled to sum to 1;
+    `scale_factor` is what a node with `rescale: false` multiplies its weighted mean by)."""
     rows = []
     for node_id in spec.node_order():
-        node = spec.nodes[node_id]
-        given = node.get("weights") or {}
-        raw = {child: float(given.get(child, 1.0)) for child in node["children"]}
-        total = sum(raw.values())
-        rows += [{"node_id": node_id, "child_id": child, "weight": weight / total} for child, weight in raw.items()]
+        children = spec.nodes[node_id]["children"]
+        rows += [{"node_id": node_id, "child_id": child, "weight": weight, "scale_factor": spec.weight_total(node_id)}
+                 for child, weight in zip(children, spec.weights(node_id), strict=True)]
     return pd.DataFrame(rows)
 
 

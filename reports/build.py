@@ -201,6 +201,9 @@ def _read_snapshot(path: Path, index_id: str, period: str | None, city: str | No
             },
         )
         snap.quality = _read_quality(con, where, params)
+    # Catalogue dimensions outside the index (e.g. poverty measures) have indicators but no scores to chart.
+    scored_nodes = {node for _, node in snap.scores}
+    snap.dimensions = [d for d in snap.dimensions if d.dimension_id in scored_nodes]
     if not snap.areas:
         raise ValueError(f"{path}: marts.areas is empty")
     snap.levels = _level_chain(snap.areas)
