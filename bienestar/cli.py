@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 import time
@@ -32,15 +31,16 @@ def cmd_generate(args) -> int:
     if not generator:
         print(f"city {city.name!r} is not generated: its deliveries come from its sources", file=sys.stderr)
         return 2
-    target = settings.paths().landing_for(city.name)
-    module = importlib.import_module(generator)
+    from bienestar.demo import portal_dir, prepare_demo
+
     # The generator reports one line per file it writes, through logging.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("  %(message)s"))
-    logging.getLogger(module.__name__).addHandler(handler)
-    logging.getLogger(module.__name__).setLevel(logging.INFO)
-    module.generate(target, scale=args.scale, seed=args.seed, months=tuple(city.config.get("months", [])))
-    print(f"sample city written to {target}")
+    logging.getLogger(generator).addHandler(handler)
+    logging.getLogger(generator).setLevel(logging.INFO)
+    prepare_demo(city, scale=args.scale, seed=args.seed)
+    print(f"sample city written to {portal_dir(city)} (its portal) and {settings.paths().landing_for(city.name)} "
+          "(census and boundaries, delivered as files)")
     return 0
 
 

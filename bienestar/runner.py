@@ -93,7 +93,20 @@ def _failure_details(dag_run) -> str:
 
 
 def run_pipeline(city, *, out=sys.stdout) -> None:
-    """Run every step of `plan(city)` in order; raise PipelineFailed at the first failed DAG run."""
+    """Run every step of `plan(city)` in order; raise PipelineFailed at the first failed DAG run.
+
+    For the sample city, its CKAN and SensorThings portal is served on 127.0.0.1 during the run.
+    """
+    from bienestar.demo import serving_portal
+
+    with serving_portal(city) as portal:
+        if portal:
+            print(f"serving the city's open-data portal at {portal} (CKAN) and {portal}/sta/v1.1 (SensorThings)",
+                  file=out, flush=True)
+        _run_steps(city, out)
+
+
+def _run_steps(city, out) -> None:
     configure_airflow()
     os.environ["BIENESTAR_CITY"] = city.name
     from airflow.dag_processing.dagbag import DagBag

@@ -22,6 +22,16 @@ from bienestar.orchestration import (
     doc_md=__doc__,
 )
 def ingest_sensors():
+    @task
+    def fetch_from_portal(data_interval_start=None, data_interval_end=None):
+        """Pull the interval's readings from the SensorThings service into landing/ (file-only cities skip this)."""
+        from sources.sensorthings import fetch_sensors
+
+        city = current_city()
+        if "portal" not in city.section("sensors"):
+            return "no portal: the readings are delivered to landing/ directly"
+        return str(fetch_sensors(city, data_interval_start, data_interval_end))
+
     @task(pool=WRITER_POOL)
     def land_sensor_files(data_interval_start=None):
         from sources.deliveries import land_sensors
@@ -42,8 +52,9 @@ def ingest_sensors():
     def gate_staging_sensors(run_id=None, data_interval_start=None):
         run_gate_task("staging_sensor_readings", run_id, month_of(data_interval_start))
 
-    steps = [land_sensor_files(), gate_raw_sensors(), build_staging_sensors(), gate_staging_sensors()]
-    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    steps = [fetch_from_portal(), land_sensor_files(), gate_raw_sensors(), build_staging_sensors(),
+             gate_staging_sensors()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3] >> steps[4]
     close_run(steps)
 
 

@@ -22,6 +22,16 @@ from bienestar.orchestration import (
     doc_md=__doc__,
 )
 def ingest_services():
+    @task
+    def fetch_from_portal(data_interval_start=None):
+        """Pull the month from the city's CKAN portal into landing/ (cities that deliver files skip this)."""
+        from sources.ckan import fetch_services
+
+        city = current_city()
+        if "portal" not in city.section("services"):
+            return "no portal: the month's files are delivered to landing/ directly"
+        return {family: str(path) for family, path in fetch_services(city, month_of(data_interval_start)).items()}
+
     @task(pool=WRITER_POOL)
     def land_service_files(data_interval_start=None):
         from sources.deliveries import land_services
@@ -42,8 +52,9 @@ def ingest_services():
     def gate_staging_services(run_id=None, data_interval_start=None):
         run_gate_task("staging_service_records", run_id, month_of(data_interval_start))
 
-    steps = [land_service_files(), gate_raw_services(), build_staging_services(), gate_staging_services()]
-    steps[0] >> steps[1] >> steps[2] >> steps[3]
+    steps = [fetch_from_portal(), land_service_files(), gate_raw_services(), build_staging_services(),
+             gate_staging_services()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3] >> steps[4]
     close_run(steps)
 
 

@@ -122,7 +122,7 @@ def _mostly(facts: dict) -> float:
 def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
     return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number, "
                        "TRY_CAST(lon AS DOUBLE) AS lon_number, TRY_CAST(lat AS DOUBLE) AS lat_number "
-                       "FROM raw.census_households WHERE city = ?", [city.name])
+                       "FROM raw.census_households WHERE city = ? ORDER BY _row", [city.name])
 
 
 def facts_raw_census(con, city: City, partition: str) -> dict:
@@ -142,8 +142,8 @@ def checks_raw_census(facts: dict) -> list[Check]:
 
 
 def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT *, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons WHERE city = ?",
-                  [city.name])
+    return _frame(con, "SELECT *, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons WHERE city = ? "
+                       "ORDER BY _row", [city.name])
 
 
 def facts_raw_persons(con, city: City, partition: str) -> dict:
@@ -160,7 +160,8 @@ def checks_raw_persons(facts: dict) -> list[Check]:
 def read_raw_services(con, city: City, partition: str) -> pd.DataFrame:
     return _frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
                        "TRY_CAST(occurred_at AS TIMESTAMP) AS occurred_at_time, TRY_CAST(lon AS DOUBLE) AS lon_number "
-                       "FROM raw.service_records WHERE city = ? AND _loaded_for = ?", [city.name, partition])
+                       "FROM raw.service_records WHERE city = ? AND _loaded_for = ? ORDER BY _source, _row",
+                  [city.name, partition])
 
 
 def facts_raw_services(con, city: City, partition: str) -> dict:
@@ -189,7 +190,7 @@ def read_raw_sensors(con, city: City, partition: str) -> pd.DataFrame:
         SELECT *, parameter || ':' || unit AS parameter_unit,
                CASE WHEN v IS NULL THEN NULL ELSE (CASE parameter {cases} ELSE FALSE END) END AS in_range
         FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS v FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ?)
-        """, [city.name, partition])
+        ORDER BY _row""", [city.name, partition])
 
 
 def facts_raw_sensors(con, city: City, partition: str) -> dict:
@@ -215,7 +216,8 @@ def read_staging_census(con, city: City, partition: str) -> pd.DataFrame:
         FROM staging.households h
         LEFT JOIN (SELECT household_id, count(*) AS persons FROM staging.persons WHERE city = ? AND vintage = ?
                    GROUP BY household_id) p USING (household_id)
-        WHERE h.city = ? AND h.vintage = ?""", [city.name, city.vintage, city.name, city.vintage])
+        WHERE h.city = ? AND h.vintage = ? ORDER BY h.household_id""",
+                  [city.name, city.vintage, city.name, city.vintage])
 
 
 def facts_staging_census(con, city: City, partition: str) -> dict:
@@ -245,7 +247,8 @@ def checks_staging_census(facts: dict) -> list[Check]:
 
 
 def read_staging_services(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ?", [city.name, partition])
+    return _frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ? ORDER BY family, record_id",
+                  [city.name, partition])
 
 
 def facts_staging_services(con, city: City, partition: str) -> dict:
@@ -289,7 +292,7 @@ def read_staging_sensors(con, city: City, partition: str) -> pd.DataFrame:
                CASE WHEN day_ok < {need} * 24
                     THEN sensor_id || '/' || parameter || '/' || strftime(observed_at, '%Y-%m-%d') ELSE 'ok' END
                    AS incomplete_day
-        FROM measured""", [city.name, partition])
+        FROM measured ORDER BY sensor_id, parameter, observed_at""", [city.name, partition])
 
 
 def facts_staging_sensors(con, city: City, partition: str) -> dict:
@@ -323,7 +326,7 @@ def read_marts_indicator_values(con, city: City, partition: str) -> pd.DataFrame
                v.denominator - c.min_denominator AS denominator_margin
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
           ON c.city = v.city AND c.indicator_id = v.indicator_id
-        WHERE v.city = ? AND v.period = ?""", [city.name, partition])
+        WHERE v.city = ? AND v.period = ? ORDER BY v.level, v.area_id, v.indicator_id""", [city.name, partition])
 
 
 def facts_marts_indicator_values(con, city: City, partition: str) -> dict:
@@ -358,7 +361,8 @@ def read_marts_index_scores(con, city: City, partition: str) -> pd.DataFrame:
         JOIN (SELECT area_id, depth = 0 AS is_smallest FROM marts.areas WHERE city = ?) z USING (area_id)
         LEFT JOIN (SELECT node_id, sum(weight) AS weight_sum FROM marts.index_weights WHERE city = ? AND period = ?
                    GROUP BY node_id) w USING (node_id)
-        WHERE s.city = ? AND s.period = ?""", [city.name, city.name, partition, city.name, partition])
+        WHERE s.city = ? AND s.period = ? ORDER BY s.level, s.node_id, s.area_id""",
+        [city.name, city.name, partition, city.name, partition])
 
 
 def facts_marts_index_scores(con, city: City, partition: str) -> dict:
@@ -388,7 +392,8 @@ def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
         SELECT v.*, v.denominator - c.min_denominator AS denominator_margin,
                CASE WHEN v.suppressed THEN coalesce(v.value, v.numerator, v.denominator) END AS suppressed_content
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
-          ON c.city = v.city AND c.indicator_id = v.indicator_id WHERE v.city = ?""", [city.name])
+          ON c.city = v.city AND c.indicator_id = v.indicator_id WHERE v.city = ?
+        ORDER BY v.period, v.level, v.area_id, v.indicator_id""", [city.name])
 
 
 def checks_published_snapshot(facts: dict) -> list[Check]:

@@ -358,7 +358,10 @@ def as_utc(value: datetime | date | str) -> datetime:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if value.tzinfo is None:
         raise ValueError(f"interval bound {value.isoformat()} has no time zone; give an aware datetime (UTC)")
-    return value.astimezone(UTC)
+    moment = value.astimezone(UTC)
+    # Airflow hands over pendulum datetimes, whose arithmetic and equality differ from the standard library's.
+    return datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                    moment.microsecond, tzinfo=UTC)
 
 
 def interval_name(start: datetime, end: datetime) -> str:

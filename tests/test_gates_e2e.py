@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from bienestar import settings
+from bienestar.demo import portal_dir, prepare_demo
 from bienestar.runner import PipelineFailed, run_pipeline
 from cities import load_city
-from cities.la_paz_demo.generate import generate
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def city():
 def home(tmp_path_factory, airflow_db, city):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BIENESTAR_HOME", str(tmp_path_factory.mktemp("gates-home")))
-        generate(settings.paths().landing_for(city.name), scale=0.15, months=tuple(city.config["months"]))
+        prepare_demo(city, scale=0.15)
         run_pipeline(city)
         yield settings.paths()
 
@@ -48,9 +48,10 @@ def failed_checks(paths, suite):
                         "AND NOT success AND severity = 'blocking'")
 
 
-def run_corrupted(paths, city, relative, corrupt):
-    """Corrupt one file, run, restore it; return the failure message and what readers saw before."""
-    path = paths.landing_for(city.name) / relative
+def run_corrupted(paths, city, relative, corrupt, folder=None):
+    """Corrupt one file (in landing/, or in `folder`), run, restore it; return the failure message and what
+    readers saw before."""
+    path = (folder or paths.landing_for(city.name)) / relative
     original = path.read_bytes()
     before = published_bytes(paths, city)
     staged_before = table(paths, "SELECT count(*) AS n, sum(hash(household_id)) AS h FROM staging.households")
@@ -106,16 +107,16 @@ def test_sensor_unit_change_stops_the_sensor_run(home, city):
                 reading["value"] = None if reading["value"] is None else reading["value"] / 1000
         path.write_text(json.dumps(readings))
 
-    message, _ = run_corrupted(home, city, f"sensors/readings_{month}.json", to_milligrams)
+    # The sensor network now reports PM in mg/m3: the SensorThings connector refuses the unit before anything
+    # is landed (a delivered file in another unit is stopped by the raw gate instead: see test_suites.py).
+    message, _ = run_corrupted(home, city, f"sensors/readings_{month}.json", to_milligrams, portal_dir(city))
     assert message.startswith(f"ingest_sensors ({month}) failed")
-    assert "suite raw_sensors: ExpectColumnValuesToBeInSet (units) on parameter_unit failed" in message
-    assert ":mg/m3" in message
-    assert "units" in set(failed_checks(home, "raw_sensors")["check_key"])
+    assert "task fetch_from_portal failed" in message and "mg/m" in message
 
 
 def test_stuck_sensor_for_a_day_is_flagged_and_reported_not_blocking(home, city):
     month = city.config["months"][0]
-    path = home.landing_for(city.name) / f"sensors/readings_{month}.json"
+    path = portal_dir(city) / f"sensors/readings_{month}.json"
     original = path.read_bytes()
     readings = json.loads(original)
     victim = sorted({r["sensor_id"] for r in readings})[0]

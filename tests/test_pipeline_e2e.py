@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from bienestar import settings
+from bienestar.demo import prepare_demo
 from bienestar.runner import run_pipeline
 from cities import load_city
-from cities.la_paz_demo.generate import generate
 from sources.privacy import pseudonymise
 
 SCALE = 0.25
@@ -28,8 +28,7 @@ def city():
 
 @pytest.fixture(scope="module")
 def pipeline_run(city, airflow_db, bienestar_home):
-    landing = settings.paths().landing_for(city.name)
-    manifest = generate(landing, scale=SCALE, months=tuple(city.config["months"]))
+    manifest = prepare_demo(city, scale=SCALE)
     run_pipeline(city)
     return manifest
 

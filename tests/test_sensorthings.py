@@ -175,3 +175,14 @@ def test_a_service_with_none_of_our_parameters_is_named():
         server.route(f"{ROOT}/Datastreams", json_reply({"value": []}))
         with pytest.raises(sta.SensorThingsError, match=r"none of the 0 Datastream\(s\) observes one of our"):
             sta.read_streams(f"{server.base_url}{ROOT}", client=CLIENT)
+
+
+def test_airflow_pendulum_interval_bounds_name_the_month():
+    """Airflow passes data intervals as pendulum datetimes: a calendar month must still be recognised."""
+    import pendulum
+
+    from sources.sensorthings import as_utc, interval_name
+
+    start, end = pendulum.datetime(2024, 6, 1, tz="UTC"), pendulum.datetime(2024, 7, 1, tz="UTC")
+    assert interval_name(as_utc(start), as_utc(end)) == "2024-06"
+    assert interval_name(as_utc(start), as_utc(pendulum.datetime(2024, 6, 2, tz="UTC"))) == "2024-06-01"
