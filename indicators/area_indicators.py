@@ -14,12 +14,6 @@ INADEQUATE_WALLS = {"adobe_unplastered", "tapial", "cane_palm_trunk"}
 PIPED_WATER = {"piped_inside", "piped_outside"}
 SAFE_SANITATION = {"sewer", "septic_tank"}
 UNCLEAN_FUELS = {"firewood", "dung", "kerosene", "none"}
-SERVICE_RATES = {  # indicator: (service family, denominator, multiplier)
-    "health_visits_rate": ("health_visits", "residents", 1000),
-    "water_outage_rate": ("water_outages", "households", 1000),
-    "police_report_rate": ("police_reports", "residents", 1000),
-    "waste_complaint_rate": ("waste_complaints", "residents", 1000),
-}
 
 
 def _share(frame: pd.DataFrame, indicator: str, condition: pd.Series, known: pd.Series) -> pd.DataFrame:
@@ -62,65 +56,6 @@ def population(households: pd.DataFrame, persons: pd.DataFrame, base_ids: list[s
     residents = persons.groupby("area_id").size().reindex(base_ids, fill_value=0)
     homes = households.groupby("area_id").size().reindex(base_ids, fill_value=0)
     return pd.DataFrame({"area_id": base_ids, "residents": residents.to_numpy(), "households": homes.to_numpy()})
-
-
-def service_counts(records: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
-    """Numerators (records) and denominators (residents or households) of the service rates."""
-    parts = []
-    for indicator, (family, denominator, multiplier) in SERVICE_RATES.items():
-        events = records[records["family"] == family].groupby("area_id").size()
-        parts.append(pd.DataFrame({
-            "area_id": pop["area_id"],
-            "numerator": events.reindex(pop["area_id"], fill_value=0).to_numpy(dtype=float),
-            "denominator": pop[denominator].to_numpy(dtype=float),
-            "indicator_id": indicator,
-            "multiplier": float(multiplier),
-        }))
-    return pd.concat(parts, ignore_index=True)
-
-
-def sensor_counts(readings: pd.DataFrame, stations: pd.DataFrame, areas: pd.DataFrame, pop: pd.DataFrame,
-                  max_distance_m: float, parameter: str = "pm25", indicator: str = "pm25_mean") -> pd.DataFrame:
-    """Mean of valid readings of the nearest station within `max_distance_m` of each smallest area's centroid.
-
-    Carried as a population-weighted sum (numerator = mean × residents, denominator = residents) so that larger
-    areas roll up to the population-weighted mean of their zones. Areas with no station in range get no row: they
-    get no value, not a zero.
-    """
-    import geopandas as gpd
-    import shapely
-
-    valid = readings[(readings["flag"] == "ok") & (readings["parameter"] == parameter)]
-    means = valid.groupby("sensor_id")["value"].mean()
-    located = stations[stations["sensor_id"].isin(means.index)]
-    base = areas[areas["depth"] == 0]
-    if located.empty or base.empty:
-        return pd.DataFrame(columns=["area_id", "numerator", "denominator", "indicator_id", "multiplier"])
-    centroids = gpd.GeoDataFrame(
-        {"area_id": base["area_id"].to_numpy()}, geometry=shapely.from_wkt(base["geometry_wkt"].to_numpy()),
-        crs="EPSG:4326",
-    )
-    metric = centroids.estimate_utm_crs()
-    centroids = centroids.to_crs(metric)
-    centroids["geometry"] = centroids.geometry.centroid
-    points = gpd.GeoDataFrame(
-        {"sensor_id": located["sensor_id"].to_numpy()},
-        geometry=gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326",
-    ).to_crs(metric)
-    nearest = gpd.sjoin_nearest(centroids, points, how="inner", max_distance=max_distance_m,
-                                distance_col="distance_m")
-    # Equidistant stations: keep the smallest sensor id, so the choice is stable.
-    nearest = nearest.sort_values(["area_id", "distance_m", "sensor_id"]).drop_duplicates("area_id")
-    residents = pop.set_index("area_id")["residents"]
-    value = nearest["sensor_id"].map(means).to_numpy(dtype=float)
-    weight = nearest["area_id"].map(residents).to_numpy(dtype=float)
-    return pd.DataFrame({
-        "area_id": nearest["area_id"].to_numpy(),
-        "numerator": value * weight,
-        "denominator": weight,
-        "indicator_id": indicator,
-        "multiplier": 1.0,
-    })
 
 
 def roll_up(counts: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:

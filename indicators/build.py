@@ -7,18 +7,13 @@ import pandas as pd
 from bienestar import warehouse
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
-from indicators.area_indicators import (
-    census_counts,
-    population,
-    publish_values,
-    roll_up,
-    sensor_counts,
-    service_counts,
-)
+from indicators.area_indicators import census_counts, population, publish_values, roll_up
 from indicators.catalogue import load_catalogue
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
+from indicators.sensor_indicators import attach_notes, indicator_notes, load_sensor_config, sensor_counts
+from indicators.service_indicators import service_counts
 from transforms.areas import area_parents
 
 
@@ -44,7 +39,8 @@ def build_indicator_values(city: City) -> dict[str, int]:
     """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values for the vintage."""
     publication = city.config.get("publication", {})
     catalogue, dimensions = load_catalogue(min_denominator=int(publication.get("min_denominator", 20)))
-    nbi_config, af_config = load_nbi_config(), load_af_config()  # fail fast on a bad config, before the database
+    # fail fast on a bad config, before the database
+    nbi_config, af_config, sensor_config = load_nbi_config(), load_af_config(), load_sensor_config()
     with warehouse.session() as con:
         areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
@@ -59,19 +55,19 @@ def build_indicator_values(city: City) -> dict[str, int]:
         stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
         base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()
         pop = population(households, persons, base_ids)
-        max_distance = float(city.section("sensors")["max_distance_m"])
+        sensors, sensor_notes = sensor_counts(readings, stations, areas, pop, sensor_config, city.vintage)
         counts = pd.concat([
             census_counts(households, persons),
             nbi_area_counts(nbi_households(households, persons, nbi_config), nbi_config),
             af_area_counts(af_household_scores(households, persons, af_config), af_config),
-            service_counts(records, pop),
-            sensor_counts(readings, stations, areas, pop, max_distance),
+            service_counts(records, households, persons, base_ids, city.vintage),
+            sensors,
         ], ignore_index=True)
         parents = area_parents(areas)
         rolled = roll_up(counts, parents)
         rolled = pd.concat([rolled, af_contributions(rolled, af_config)], ignore_index=True)
-        notes = {"pm25_mean": f"no valid PM2.5 sensor within {max_distance:.0f} m"}
-        values = publish_values(rolled, catalogue, areas, city.vintage, notes)
+        values = publish_values(rolled, catalogue, areas, city.vintage, indicator_notes(sensor_config))
+        values = attach_notes(values, sensor_notes)
         values = with_margins(values, rolled, counts, parents, catalogue)
         residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
                                        denominator=0.0, multiplier=1.0), area_parents(areas))
