@@ -54,6 +54,21 @@ def current_city():
     return load_city(settings.city_name())
 
 
+def is_census_tables(city) -> bool:
+    """True for a city whose census comes as published aggregate tables rather than microdata."""
+    return bool(city.config["census"].get("tables"))
+
+
+def marts_periods(city) -> list[str]:
+    """The periods the marts of a city hold: every census year of aggregate tables, else the vintage."""
+    if is_census_tables(city):
+        periods = {p for table in city.config["census"]["tables"].values()
+                   for p in list((table.get("periods") or {}).keys())
+                   + [c["period"] for c in (table.get("columns") or {}).values()]}
+        return sorted(periods)
+    return [city.vintage]
+
+
 def month_of(data_interval_start) -> str:
     """The `YYYY-MM` partition a monthly data interval covers."""
     return f"{data_interval_start:%Y-%m}"

@@ -22,7 +22,13 @@ MARTS_TABLES = {
                         "suppressed.",
     "index_scores": "Composite index and dimension scores (0-100, higher is better), ranks and quintiles per area.",
     "index_weights": "Each index node's children and their weights (rescaled to sum to 1).",
+    "index_uncertainty": "Each area's rank band: nominal, median, 5th and 95th percentile rank over the index "
+                         "spec's uncertainty alternatives (Monte Carlo).",
     "index_runs": "The spec, its hash and the engine version behind each index's scores.",
+    "index_change": "Change of every area's index and dimension scores and ranks between two periods "
+                    "(rank_change > 0: moved up).",
+    "indicator_change": "Change of every area's indicator values between two periods (change_pp: percentage "
+                        "points, shares only).",
     "data_quality": "The latest result of every data-quality check behind this snapshot (failed warnings included).",
 }
 
@@ -49,6 +55,8 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
         try:
             con.execute("CREATE SCHEMA snapshot.marts")
             for table, comment in MARTS_TABLES.items():
+                if table != "data_quality" and not warehouse.table_exists(con, f"marts.{table}"):
+                    continue  # e.g. no city has two vintages yet: no change tables
                 source = f"({LATEST_VALIDATIONS})" if table == "data_quality" else f"marts.{table}"
                 con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM {source} ORDER BY ALL")
                 quoted = comment.replace("'", "''")
@@ -70,6 +78,7 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
 def build_city_report(city: City) -> Path:
     """The HTML report of a city from the current published snapshot."""
     from expectations.gate import data_docs_index
+    from indicators.engine import load_spec
     from reports.build import build_report
 
     paths = settings.paths()
@@ -78,7 +87,7 @@ def build_city_report(city: City) -> Path:
         paths.current_snapshot,
         paths.reports_for(city.name),
         city_name=city.display_name,
-        index_id="wellbeing",
+        index_id=load_spec(city.index_spec_path).id,
         period=city.vintage,
         quality_url=quality.as_uri() if quality.exists() else None,
         city=city.name,

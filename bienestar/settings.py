@@ -78,12 +78,31 @@ def pseudonym_key(city: str, *, demo: bool) -> bytes:
     The sample city may fall back to a fixed, public key: its people are synthetic. A real city must set a key,
     otherwise anyone could re-identify hashed ids by hashing candidate ids themselves.
     """
-    key = os.environ.get("BIENESTAR_PSEUDONYM_KEY")
+    key = os.environ.get("BIENESTAR_PSEUDONYM_KEY") or _key_from_airflow()
     if key:
         return key.encode()
     if demo:
         return f"bienestar-demo-key:{city}".encode()
     raise RuntimeError(
-        f"city {city!r} needs a pseudonymisation key: set BIENESTAR_PSEUDONYM_KEY (a long random secret) "
-        "before running the pipeline; ids are hashed with it and it must stay the same between runs."
+        f"city {city!r} needs a pseudonymisation key: set the password of the Airflow Connection "
+        f"{PSEUDONYM_CONN_ID!r} (or BIENESTAR_PSEUDONYM_KEY outside Airflow) to a long random secret before "
+        "running the pipeline; ids are hashed with it and it must stay the same between runs."
     )
+
+
+PSEUDONYM_CONN_ID = "bienestar_pseudonym_key"
+
+
+def _key_from_airflow() -> str | None:
+    """The key as the password of an Airflow Connection, when running inside an Airflow task."""
+    from sources.connections import inside_airflow_task
+
+    if not inside_airflow_task():
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(PSEUDONYM_CONN_ID).password or None
+    except AirflowNotFoundException:
+        return None

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS audit.validation_results (
     observed_value VARCHAR,
     unexpected_count BIGINT,
     examples VARCHAR,
-    why VARCHAR
+    why VARCHAR,
+    seconds DOUBLE                   -- how long the suite took to read and validate (operators' figure)
 );
 CREATE TABLE IF NOT EXISTS audit.accepted_loads (
     city VARCHAR NOT NULL,

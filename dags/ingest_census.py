@@ -1,4 +1,9 @@
-"""Census and boundaries: land the delivered files, gate them, build staging, gate it."""
+"""Census and boundaries: land the delivered files, gate them, build staging, gate it.
+
+A city whose census comes as microdata (households, persons) goes through the microdata gates; a city whose
+census comes as published aggregate tables (`census.tables` in its config) is loaded by its source contracts,
+which stop a delivery that does not match before anything is written.
+"""
 
 from airflow.sdk import dag, task
 
@@ -8,6 +13,7 @@ from bienestar.orchestration import (
     WRITER_POOL,
     close_run,
     current_city,
+    is_census_tables,
     run_gate_task,
 )
 
@@ -23,23 +29,37 @@ from bienestar.orchestration import (
 def ingest_census():
     @task(pool=WRITER_POOL)
     def land_census_files():
+        city = current_city()
+        if is_census_tables(city):
+            from sources.census_tables import load_census_tables
+
+            return load_census_tables(city)
         from sources.deliveries import land_census
 
-        return land_census(current_city())
+        return land_census(city)
 
     @task(pool=WRITER_POOL)
     def gate_raw_census(run_id=None):
+        if is_census_tables(current_city()):
+            return "aggregate tables: checked against their source contracts while loading"
         run_gate_task("raw_census", run_id)
         run_gate_task("raw_census_persons", run_id)
 
     @task(pool=WRITER_POOL)
     def build_staging_census():
+        city = current_city()
+        if is_census_tables(city):
+            from transforms.census_tables import stage_census_tables
+
+            return stage_census_tables(city)
         from transforms.staging import stage_census
 
-        return stage_census(current_city())
+        return stage_census(city)
 
     @task(pool=WRITER_POOL, outlets=[STAGED_CENSUS])
     def gate_staging_census(run_id=None):
+        if is_census_tables(current_city()):
+            return "aggregate tables: gated as marts (marts_indicator_values) for every census year"
         run_gate_task("staging_census", run_id)
 
     steps = [land_census_files(), gate_raw_census(), build_staging_census(), gate_staging_census()]

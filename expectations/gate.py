@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def describe_failure(suite_name: str, outcome: Outcome) -> str:
 
 
 def _results_frame(outcomes: list[Outcome], suite_name: str, stage: str, run_id: str, partition: str,
-                   sequence: int) -> pd.DataFrame:
+                   sequence: int, seconds: float) -> pd.DataFrame:
     return pd.DataFrame([{
         "run_id": run_id, "stage": stage, "suite": suite_name, "partition": partition, "sequence": sequence,
         "check_key": o.check.key, "expectation": o.check.expectation, "column": column_of(o.check),
@@ -149,6 +150,7 @@ def _results_frame(outcomes: list[Outcome], suite_name: str, stage: str, run_id:
         "unexpected_count": o.unexpected_count,
         "examples": json.dumps(o.examples, default=str) if o.examples else None,
         "why": o.check.why,
+        "seconds": seconds,  # the whole suite's read and validation time, on each of its rows
     } for o in outcomes])
 
 
@@ -169,6 +171,7 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
     """
     suite = SUITES[suite_name]
     partition = partition or city.vintage
+    started = time.perf_counter()
     con = warehouse.connect(database, read_only=True) if database else warehouse.connect()
     try:
         frame = suite.read(con, city, partition)
@@ -178,12 +181,13 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
     overrides = (city.config.get("quality") or {}).get("severity") or {}
     checks = apply_severity(suite_name, suite.checks(facts), overrides)
     outcomes = validate(frame, checks, suite_name, run_id)
+    seconds = time.perf_counter() - started
     failures = [describe_failure(suite_name, o) for o in outcomes if not o.success and o.check.severity == "blocking"]
     with warehouse.session() as con:
         sequence = _next_sequence(con)
         warehouse.replace_partition(
             con, "audit.validation_results",
-            _results_frame(outcomes, suite_name, suite.stage, run_id, partition, sequence),
+            _results_frame(outcomes, suite_name, suite.stage, run_id, partition, sequence, seconds),
             {"city": city.name, "run_id": run_id, "suite": suite_name, "partition": partition})
         if not failures:
             accepted = pd.DataFrame([{"partition": partition, "run_id": run_id, "rows": len(frame),

@@ -120,13 +120,16 @@ def _mostly(facts: dict) -> float:
 
 # ---------------------------------------------------------------- raw: deliveries as received
 def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number, "
-                       "TRY_CAST(lon AS DOUBLE) AS lon_number, TRY_CAST(lat AS DOUBLE) AS lat_number "
+    return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number "
                        "FROM raw.census_households WHERE city = ? ORDER BY _row", [city.name])
 
 
 def facts_raw_census(con, city: City, partition: str) -> dict:
-    return {**_base_facts(con, city, "raw_census"), "required": city.section("census")["households"]["required"]}
+    spec = city.section("census")["households"]
+    generalised = spec.get("generalise_location") or []
+    # coordinates are replaced by area_id and location at ingestion: raw has those instead
+    required = [c for c in spec["required"] if c not in generalised] + (["area_id", "location"] if generalised else [])
+    return {**_base_facts(con, city, "raw_census"), "required": required}
 
 
 def checks_raw_census(facts: dict) -> list[Check]:
@@ -137,8 +140,9 @@ def checks_raw_census(facts: dict) -> list[Check]:
             blocking("members_range", "ExpectColumnValuesToBeBetween",
                      "household sizes are positive whole numbers; many bad ones mean a broken export",
                      column="members_number", min_value=1, max_value=60, mostly=mostly),
-            blocking("coordinates", "ExpectColumnValuesToNotBeNull",
-                     "households are placed in zones from their coordinates", column="lon_number", mostly=mostly)]
+            blocking("placed", "ExpectColumnValuesToBeInSet", "households are placed in zones from their "
+                     "coordinates; many missing or outside the city mean broken coordinates", column="location",
+                     value_set=["placed"], mostly=mostly)]
 
 
 def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:

@@ -95,6 +95,17 @@ def index_weights(spec) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rank_bands(wide: pd.DataFrame, spec, settings: dict) -> pd.DataFrame:
+    """Each area's nominal, median, 5th and 95th percentile rank over the spec's `uncertainty:` alternatives."""
+    from indicators.sensitivity import run_sensitivity
+
+    if not spec.uncertainty:
+        return pd.DataFrame()
+    result = run_sensitivity(wide, spec, runs=int(settings.get("runs", 500)), seed=int(settings.get("seed", 0)))
+    return result.summary[[spec.unit, "nominal_rank", "median_rank", "p05_rank", "p95_rank"]].rename(
+        columns={spec.unit: "area_id"})
+
+
 def build_index_scores(city: City) -> dict[str, int]:
     """marts.index_scores (every level, every node) and what built them in marts.index_runs.
 
@@ -108,9 +119,11 @@ def build_index_scores(city: City) -> dict[str, int]:
         if values.empty:
             raise RuntimeError(f"no indicator values for {city.name!r} {city.vintage}: run build_indicator_values")
         parts = []
+        wides = {}
         for level, group in values.groupby("level", sort=False):
             wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
             wide.columns.name = None
+            wides[level] = wide
             scored = compute_index(wide, spec)
             nodes = spec.node_order()
             long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
@@ -122,6 +135,8 @@ def build_index_scores(city: City) -> dict[str, int]:
                 long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
             parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
         scores = pd.concat(parts, ignore_index=True)
+        bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
+                           for level, wide in wides.items()], ignore_index=True)
         scores = scores.assign(index_id=spec.id, period=city.vintage)
         scores["rank"] = scores["rank"].astype("Int64")
         scores["quantile"] = scores["quantile"].astype("Int64")
@@ -130,6 +145,8 @@ def build_index_scores(city: City) -> dict[str, int]:
         key = {"city": city.name, "index_id": spec.id, "period": city.vintage}
         warehouse.replace_partition(con, "marts.index_scores", scores, key)
         warehouse.replace_partition(con, "marts.index_weights", index_weights(spec), key)
+        if not bands.empty:
+            warehouse.replace_partition(con, "marts.index_uncertainty", bands.assign(index_id=spec.id), key)
         run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,
                              "spec_yaml": city.index_spec_path.read_text(encoding="utf-8")}])
         warehouse.replace_partition(con, "marts.index_runs", run, key)

@@ -6,9 +6,27 @@ of a data interval), so a rerun never duplicates anything.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from bienestar import settings, warehouse
 from cities import City
-from sources.files import land
+from sources.files import land, prepare_delivery
+from transforms.areas import areas_from_boundaries, place_points
+
+
+def generalise_location(frame: pd.DataFrame, columns: list[str], areas: pd.DataFrame) -> pd.DataFrame:
+    """Replace a record's coordinates by the smallest area they fall in, before anything is stored.
+
+    `location` says what happened: `placed`, `outside` (no area holds the point, or the coordinates are not
+    numbers) or `missing` (no coordinates), so staging can quarantine the unplaced with a reason.
+    """
+    lon, lat = (frame[c] for c in columns)
+    area = place_points(lon, lat, areas)
+    missing = lon.isna() | lat.isna()
+    location = pd.Series("placed", index=frame.index, dtype="string")
+    location[area.isna()] = "outside"
+    location[missing] = "missing"
+    return frame.drop(columns=columns).assign(area_id=area, location=location)
 
 
 def land_census(city: City) -> dict[str, int]:
@@ -23,13 +41,21 @@ def land_census(city: City) -> dict[str, int]:
             table="raw.boundaries", loaded_for=city.vintage,
             required=[level[k] for level in city.levels for k in ("code", "name")] + ["geometry_wkt"],
         )
+        areas = None
         for part in ("households", "persons"):
             spec = census[part]
-            counts[part] = land(
-                con, city=city.name, landing=landing, relative=spec["file"], source=f"census/{part}",
-                table=f"raw.census_{part}", loaded_for=city.vintage, required=spec["required"],
-                drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
+            frame = prepare_delivery(
+                landing / spec["file"], relative=spec["file"], source=f"census/{part}", loaded_for=city.vintage,
+                required=spec["required"], drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
             )
+            if spec.get("generalise_location"):
+                if areas is None:
+                    boundaries = con.execute("SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row",
+                                             [city.name]).df()
+                    areas = areas_from_boundaries(city, boundaries)
+                frame = generalise_location(frame, spec["generalise_location"], areas)
+            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame,
+                                                       {"city": city.name, "_source": f"census/{part}"})
     return counts
 
 

@@ -18,7 +18,7 @@ from sources.privacy import pseudonymise
 
 SCALE = 0.25
 MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
-         "index_runs", "data_quality"]
+         "index_uncertainty", "index_runs", "data_quality"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,17 @@ def test_every_zone_has_indicator_values_and_a_score(pipeline_run, city):
     assert len(scored) >= 0.9 * len(zones)
     assert scored["score"].between(0, 100).all()
     assert scored["rank"].min() == 1 and set(scored["quantile"].dropna()) == {1, 2, 3, 4, 5}
+
+
+def test_every_zone_has_a_rank_band(pipeline_run, city):
+    bands = read("SELECT * FROM marts.index_uncertainty WHERE level = 'zona'")
+    ranks = read("SELECT area_id, rank FROM marts.index_scores WHERE level = 'zona' AND node_id = 'wellbeing'")
+    assert set(bands["area_id"]) == zone_ids(city)
+    scored = bands.dropna(subset=["median_rank"])
+    assert (scored["p05_rank"] <= scored["median_rank"]).all() and (scored["median_rank"] <= scored["p95_rank"]).all()
+    # the nominal rank of the bands is the published rank
+    merged = scored.merge(ranks, on="area_id")
+    assert (merged["nominal_rank"] == merged["rank"]).all()
 
 
 def test_macrodistrict_ranking_follows_la_paz_poverty_studies(pipeline_run):

@@ -115,5 +115,29 @@ def test_the_city_entry_points_read_the_connection_and_land_under_bienestar_home
         assert path == landing / "services" / f"{family}_2024-06.csv"
         assert path.read_bytes() == (city / "services" / f"{family}_2024-06.csv").read_bytes()
     assert readings.read_bytes() == (city / "sensors" / "readings_2024-06.json").read_bytes()
+    without = copy.deepcopy(base.config)
+    del without["services"]["portal"]
     with pytest.raises(ValueError, match="services.portal.conn_id is missing"):
-        ckan.fetch_services(base, "2024-06")
+        ckan.fetch_services(dataclasses.replace(base, config=without), "2024-06")
+
+
+def test_a_stream_whose_readings_change_unit_says_so(tmp_path):
+    """When the network reports a parameter in another unit, the Datastream's unitOfMeasurement shows it, and the
+    connector refuses it rather than landing numbers a thousand times too small."""
+    import json
+    import shutil
+
+    from cities.la_paz_demo.generate import generate
+    from cities.la_paz_demo.portal import serve_portal
+
+    folder = tmp_path / "city"
+    generate(folder, scale=0.05)
+    path = folder / "sensors" / "readings_2024-06.json"
+    readings = json.loads(path.read_text())
+    for reading in readings:
+        if reading["parameter"] == "pm10":
+            reading["unit"] = "mg/m3"
+    path.write_text(json.dumps(readings))
+    shutil.rmtree(folder / "services")
+    with serve_portal(folder) as base, pytest.raises(Exception, match="mg/m3"):
+        sta.fetch_sensor_interval(base + STA_PATH, "2024-06-01", "2024-06-02", tmp_path / "landing")

@@ -19,20 +19,20 @@ def failures(suite: str, frame: pd.DataFrame, facts: dict) -> set[str]:
 
 def raw_households(n=10):
     return pd.DataFrame({
-        "household_id": [f"h{i}" for i in range(n)], "lon": ["-68.1"] * n, "lat": ["-16.5"] * n,
-        "members": ["3"] * n, "members_number": [3.0] * n, "lon_number": [-68.1] * n, "lat_number": [-16.5] * n,
+        "household_id": [f"h{i}" for i in range(n)],
+        "members": ["3"] * n, "members_number": [3.0] * n, "area_id": ["Z001"] * n, "location": ["placed"] * n,
     })
 
 
-RAW_FACTS = {**FACTS, "required": ["household_id", "lon", "lat", "members"], "previous_rows": 10}
+RAW_FACTS = {**FACTS, "required": ["household_id", "area_id", "location", "members"], "previous_rows": 10}
 
 
 @pytest.mark.parametrize("defect, change, expected", [
     ("clean", lambda f: f, set()),
     ("cut file: 7 of the 10 rows last accepted (max drop 20%: at least 8)", lambda f: f.iloc[:7], {"row_count"}),
-    ("missing column", lambda f: f.drop(columns=["lat"]), {"column_lat"}),
+    ("missing column", lambda f: f.drop(columns=["members"]), {"column_members"}),
     ("negative household sizes", lambda f: f.assign(members_number=-2.0), {"members_range"}),
-    ("coordinates not numbers", lambda f: f.assign(lon_number=None), {"coordinates"}),
+    ("coordinates broken: every household outside the city", lambda f: f.assign(location="outside"), {"placed"}),
 ])
 def test_raw_census(defect, change, expected):
     assert failures("raw_census", change(raw_households()), RAW_FACTS) == expected, defect

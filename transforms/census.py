@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from transforms.areas import place_points
 from transforms.cleaning import Cleaned, Field, drop_duplicates, type_fields
 
 WALLS = ("brick", "concrete_block", "adobe_plastered", "adobe_unplastered", "tapial", "wood", "stone",
@@ -43,17 +42,17 @@ PERSON_FIELDS = {
 }
 
 
-def stage_households(raw: pd.DataFrame, areas: pd.DataFrame) -> Cleaned:
+def stage_households(raw: pd.DataFrame) -> Cleaned:
     """Typed, de-duplicated households with their smallest area; the rest quarantined with a reason."""
     cleaned = Cleaned(raw.copy())
     drop_duplicates(cleaned, "household_id", [c for c in raw.columns if not c.startswith("_") and c != "city"])
     cleaned.reject(cleaned.frame["household_id"].isna(), reason="missing value", record_id="household_id",
                    fld="household_id")
-    frame = cleaned.frame
-    no_location = frame["lon"].isna() | frame["lat"].isna()
-    cleaned.reject(no_location, reason="no location: lon/lat missing", record_id="household_id", fld="lon")
-    cleaned.frame = cleaned.frame.assign(area_id=place_points(cleaned.frame["lon"], cleaned.frame["lat"], areas))
-    cleaned.reject(cleaned.frame["area_id"].isna(),
+    # Coordinates were generalised to the zone at ingestion (sources.deliveries.generalise_location).
+    location = cleaned.frame["location"]
+    cleaned.reject(location == "missing", reason="no location: lon/lat missing", record_id="household_id",
+                   fld="lon")
+    cleaned.reject(cleaned.frame["location"] == "outside",
                    reason="outside the city: the point falls in no zone (or lon/lat is not a number)",
                    record_id="household_id", fld="lon")
     type_fields(cleaned, HOUSEHOLD_FIELDS, "household_id")

@@ -36,7 +36,7 @@ def stage_census(city: City) -> dict[str, int]:
         warehouse.replace_partition(con, "staging.areas", areas, {"city": city.name})
         raw_households = _read(con, "SELECT * FROM raw.census_households WHERE city = ? ORDER BY _row",
                                [city.name])
-        households = stage_households(raw_households, areas)
+        households = stage_households(raw_households)
         raw_persons = _read(con, "SELECT * FROM raw.census_persons WHERE city = ? ORDER BY _row", [city.name])
         persons = stage_persons(raw_persons, households.frame)
         vintage = {"city": city.name, "vintage": city.vintage}

@@ -123,6 +123,7 @@ class Datastream:
     parameter: str
     times: list[datetime] = field(default_factory=list)
     rows: list[tuple[int, str, float | None]] = field(default_factory=list)  # (observation id, time, value)
+    unit: str | None = None  # the unit the readings files give, when it is not the parameter's usual one
 
 
 @dataclass
@@ -176,6 +177,10 @@ def _load_sensors(sensors: Path) -> tuple[list[dict[str, Any]], list[Datastream]
             for reading in json.loads(path.read_text(encoding="utf-8")):
                 stream = by_key.get((reading["sensor_id"], reading["parameter"]))
                 if stream is not None:
+                    # A network that switches a stream's unit says so in its Datastream; the portal does too.
+                    usual = OBSERVED_PROPERTIES[stream.parameter][1]["symbol"]
+                    if reading.get("unit") not in (None, usual, "ug/m3", "dBA"):
+                        stream.unit = reading["unit"]
                     moment = _parse_time(reading["observed_at"])
                     pending[stream.id].append((moment, reading["observed_at"], reading["value"]))
     next_id = 1
@@ -497,7 +502,9 @@ class SensorThings:
         entity = {
             "@iot.selfLink": link, "@iot.id": datastream_id, "name": f"{sensor_id} {prop['name']}",
             "description": f"Hourly {prop['description']} at {sensor_id}",
-            "observationType": MEASUREMENT, "unitOfMeasurement": dict(unit),
+            "observationType": MEASUREMENT,
+            "unitOfMeasurement": dict(unit) if stream.unit is None else {"name": stream.unit, "symbol": stream.unit,
+                                                                          "definition": ""},
             "Thing@iot.navigationLink": f"{link}/Thing",
             "ObservedProperty@iot.navigationLink": f"{link}/ObservedProperty",
             "Observations@iot.navigationLink": f"{link}/Observations",
