@@ -66,7 +66,16 @@ def marts_periods(city) -> list[str]:
                    for p in list((table.get("periods") or {}).keys())
                    + [c["period"] for c in (table.get("columns") or {}).values()]}
         return sorted(periods)
-    return [city.vintage]
+    return city.vintages
+
+
+def census_year_of(city, logical_date) -> str:
+    """The census year a census run loads: the year of its logical date (trigger it dated in that year)."""
+    year = f"{logical_date:%Y}" if logical_date else city.vintage
+    if year not in city.vintages:
+        raise ValueError(f"{city.name} has no census {year} (census years: {', '.join(city.vintages)}): trigger "
+                         "ingest_census with a logical date in one of them")
+    return year
 
 
 def month_of(data_interval_start) -> str:

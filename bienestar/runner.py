@@ -66,7 +66,8 @@ def prepare_metadata_db() -> None:
 def plan(city) -> list[Step]:
     """The DAG runs that build a city's vintage: census, every month of services and sensors, then the rest."""
     vintage_date = datetime(int(city.vintage), 1, 1, tzinfo=UTC)
-    steps = [Step("ingest_census", vintage_date, f"census {city.vintage}")]
+    census_years = [city.vintage] if city.config["census"].get("tables") else city.vintages
+    steps = [Step("ingest_census", datetime(int(year), 1, 1, tzinfo=UTC), f"census {year}") for year in census_years]
     for month in city.config.get("months", []):
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
         # dag.test() runs the data interval that ends at the logical date it is given: the month's end.

@@ -40,6 +40,23 @@ class City:
         return str(self.config["census"]["vintage"])
 
     @property
+    def vintages(self) -> list[str]:
+        """Every census year the city delivers, oldest first (the latest is `vintage`)."""
+        earlier = self.config["census"].get("earlier_vintages") or []
+        return sorted({*map(str, earlier), self.vintage})
+
+    def census_file(self, part: str, vintage: str) -> str:
+        """Where a census part (`households`, `persons`) of a census year is delivered, relative to landing/."""
+        spec = self.config["census"][part]
+        if vintage == self.vintage:
+            return spec["file"]
+        if vintage not in self.vintages or "earlier_file" not in spec:
+            raise CityConfigError(f"{self.folder / 'city.yaml'}: no census {vintage} (census years: "
+                                  f"{', '.join(self.vintages)}); list it in census.earlier_vintages and give "
+                                  f"census.{part}.earlier_file")
+        return spec["earlier_file"].format(vintage=vintage)
+
+    @property
     def index_spec_path(self) -> Path:
         return self.folder / self.config["index"]
 

@@ -11,6 +11,7 @@ from bienestar.orchestration import (
     DEFAULT_ARGS,
     STAGED_CENSUS,
     WRITER_POOL,
+    census_year_of,
     close_run,
     current_city,
     is_census_tables,
@@ -19,7 +20,9 @@ from bienestar.orchestration import (
 
 
 @dag(
-    schedule=None,  # a census arrives once a decade, on no clock: an operator triggers it on delivery
+    # A census arrives once a decade, on no clock: an operator triggers it on delivery, with a logical date in
+    # the census year (the year picks the delivery: census.vintage or census.earlier_vintages).
+    schedule=None,
     catchup=False,
     tags=["bienestar", "ingest", "census"],
     default_args=DEFAULT_ARGS,
@@ -28,7 +31,7 @@ from bienestar.orchestration import (
 )
 def ingest_census():
     @task(pool=WRITER_POOL)
-    def land_census_files():
+    def land_census_files(logical_date=None):
         city = current_city()
         if is_census_tables(city):
             from sources.census_tables import load_census_tables
@@ -36,17 +39,19 @@ def ingest_census():
             return load_census_tables(city)
         from sources.deliveries import land_census
 
-        return land_census(city)
+        return land_census(city, census_year_of(city, logical_date))
 
     @task(pool=WRITER_POOL)
-    def gate_raw_census(run_id=None):
-        if is_census_tables(current_city()):
+    def gate_raw_census(run_id=None, logical_date=None):
+        city = current_city()
+        if is_census_tables(city):
             return "aggregate tables: checked against their source contracts while loading"
-        run_gate_task("raw_census", run_id)
-        run_gate_task("raw_census_persons", run_id)
+        year = census_year_of(city, logical_date)
+        run_gate_task("raw_census", run_id, year)
+        run_gate_task("raw_census_persons", run_id, year)
 
     @task(pool=WRITER_POOL)
-    def build_staging_census():
+    def build_staging_census(logical_date=None):
         city = current_city()
         if is_census_tables(city):
             from transforms.census_tables import stage_census_tables
@@ -54,13 +59,14 @@ def ingest_census():
             return stage_census_tables(city)
         from transforms.staging import stage_census
 
-        return stage_census(city)
+        return stage_census(city, census_year_of(city, logical_date))
 
     @task(pool=WRITER_POOL, outlets=[STAGED_CENSUS])
-    def gate_staging_census(run_id=None):
-        if is_census_tables(current_city()):
+    def gate_staging_census(run_id=None, logical_date=None):
+        city = current_city()
+        if is_census_tables(city):
             return "aggregate tables: gated as marts (marts_indicator_values) for every census year"
-        run_gate_task("staging_census", run_id)
+        run_gate_task("staging_census", run_id, census_year_of(city, logical_date))
 
     steps = [land_census_files(), gate_raw_census(), build_staging_census(), gate_staging_census()]
     steps[0] >> steps[1] >> steps[2] >> steps[3]

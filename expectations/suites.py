@@ -121,7 +121,8 @@ def _mostly(facts: dict) -> float:
 # ---------------------------------------------------------------- raw: deliveries as received
 def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
     return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number "
-                       "FROM raw.census_households WHERE city = ? ORDER BY _row", [city.name])
+                       "FROM raw.census_households WHERE city = ? AND _loaded_for = ? ORDER BY _row",
+                  [city.name, partition])
 
 
 def facts_raw_census(con, city: City, partition: str) -> dict:
@@ -147,7 +148,7 @@ def checks_raw_census(facts: dict) -> list[Check]:
 
 def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
     return _frame(con, "SELECT *, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons WHERE city = ? "
-                       "ORDER BY _row", [city.name])
+                       "AND _loaded_for = ? ORDER BY _row", [city.name, partition])
 
 
 def facts_raw_persons(con, city: City, partition: str) -> dict:
@@ -221,12 +222,12 @@ def read_staging_census(con, city: City, partition: str) -> pd.DataFrame:
         LEFT JOIN (SELECT household_id, count(*) AS persons FROM staging.persons WHERE city = ? AND vintage = ?
                    GROUP BY household_id) p USING (household_id)
         WHERE h.city = ? AND h.vintage = ? ORDER BY h.household_id""",
-                  [city.name, city.vintage, city.name, city.vintage])
+                  [city.name, partition, city.name, partition])
 
 
 def facts_staging_census(con, city: City, partition: str) -> dict:
     persons = _scalar(con, "SELECT count(*) FROM staging.persons WHERE city = ? AND vintage = ?",
-                      [city.name, city.vintage])
+                      [city.name, partition])
     return {**thresholds(city), "persons": int(persons or 0)}
 
 

@@ -13,7 +13,7 @@ from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
 from indicators.sensor_indicators import attach_notes, indicator_notes, load_sensor_config, sensor_counts
-from indicators.service_indicators import service_counts
+from indicators.service_indicators import SERVICE_INDICATORS, service_counts
 from transforms.areas import area_parents
 
 
@@ -36,52 +36,76 @@ def with_margins(values: pd.DataFrame, rolled: pd.DataFrame, counts: pd.DataFram
 
 
 def build_indicator_values(city: City) -> dict[str, int]:
-    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values for the vintage."""
+    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values of every census year.
+
+    Services and sensors count for the census year they fall in; a census year with no service records or
+    sensor readings (an older census) gets NULL values with a note for those indicators, never zeros.
+    """
     publication = city.config.get("publication", {})
     catalogue, dimensions = load_catalogue(min_denominator=int(publication.get("min_denominator", 20)))
     # fail fast on a bad config, before the database
-    nbi_config, af_config, sensor_config = load_nbi_config(), load_af_config(), load_sensor_config()
+    configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
+    counts = {}
     with warehouse.session() as con:
         areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
             raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
-        vintage = [city.name, city.vintage]
-        households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", vintage)
-        persons = _read(con, "SELECT * FROM staging.persons WHERE city = ? AND vintage = ?", vintage)
-        records = _read(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
-                        [city.name, f"{city.vintage}-%"])
-        readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND month LIKE ?",
-                         [city.name, f"{city.vintage}-%"])
-        stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
-        base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()
-        pop = population(households, persons, base_ids)
-        sensors, sensor_notes = sensor_counts(readings, stations, areas, pop, sensor_config, city.vintage)
-        counts = pd.concat([
-            census_counts(households, persons),
-            nbi_area_counts(nbi_households(households, persons, nbi_config), nbi_config),
-            af_area_counts(af_household_scores(households, persons, af_config), af_config),
-            service_counts(records, households, persons, base_ids, city.vintage),
-            sensors,
-        ], ignore_index=True)
-        parents = area_parents(areas)
-        rolled = roll_up(counts, parents)
-        rolled = pd.concat([rolled, af_contributions(rolled, af_config)], ignore_index=True)
-        values = publish_values(rolled, catalogue, areas, city.vintage, indicator_notes(sensor_config))
-        values = attach_notes(values, sensor_notes)
-        values = with_margins(values, rolled, counts, parents, catalogue)
-        residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
-                                       denominator=0.0, multiplier=1.0), area_parents(areas))
-        marts_areas = areas.merge(residents[["area_id", "numerator"]], on="area_id", how="left")
-        min_pop = int(publication.get("min_denominator", 20))
-        marts_areas["population"] = marts_areas["numerator"].where(marts_areas["numerator"] >= min_pop).astype("Int64")
-        marts_areas = marts_areas[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
+        for vintage in city.vintages:
+            values, pop = _vintage_values(con, city, vintage, areas, catalogue, configs)
+            warehouse.replace_partition(con, "marts.indicator_values", values, {"city": city.name, "period": vintage})
+            counts[vintage] = len(values)
+        marts_areas = _areas_with_population(areas, pop, int(publication.get("min_denominator", 20)))
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
         warehouse.replace_partition(con, "marts.dimensions", dimensions.assign(position=range(len(dimensions))), key)
-        warehouse.replace_partition(con, "marts.indicator_values", values, {**key, "period": city.vintage})
-    return {"areas": len(marts_areas), "indicator_values": len(values),
-            "suppressed": int(values["suppressed"].sum())}
+    return {"areas": len(marts_areas), "indicator_values": counts}
+
+
+def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogue: pd.DataFrame,
+                    configs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One census year's published indicator values, and its residents per smallest area."""
+    key = [city.name, vintage]
+    households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", key)
+    persons = _read(con, "SELECT * FROM staging.persons WHERE city = ? AND vintage = ?", key)
+    if households.empty:
+        raise RuntimeError(f"no census {vintage} for {city.name!r} in staging: run ingest_census for {vintage}")
+    records = _read(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
+                    [city.name, f"{vintage}-%"])
+    readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND month LIKE ?",
+                     [city.name, f"{vintage}-%"])
+    stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
+    base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()
+    pop = population(households, persons, base_ids)
+    nbi, af = configs["nbi"], configs["af"]
+    parts = [
+        census_counts(households, persons),
+        nbi_area_counts(nbi_households(households, persons, nbi), nbi),
+        af_area_counts(af_household_scores(households, persons, af), af),
+    ]
+    notes = indicator_notes(configs["sensors"])
+    if records.empty:
+        notes.update({i: f"no service records delivered for {vintage}" for i in SERVICE_INDICATORS})
+    else:
+        parts.append(service_counts(records, households, persons, base_ids, vintage))
+    sensors, sensor_notes = sensor_counts(readings, stations, areas, pop, configs["sensors"], vintage)
+    parts.append(sensors)
+    counts = pd.concat(parts, ignore_index=True)
+    parents = area_parents(areas)
+    rolled = roll_up(counts, parents)
+    rolled = pd.concat([rolled, af_contributions(rolled, af)], ignore_index=True)
+    values = publish_values(rolled, catalogue, areas, vintage, notes)
+    values = attach_notes(values, sensor_notes)
+    return with_margins(values, rolled, counts, parents, catalogue), pop
+
+
+def _areas_with_population(areas: pd.DataFrame, pop: pd.DataFrame, min_population: int) -> pd.DataFrame:
+    """marts.areas: every area with its residents (latest census, summed up the levels; small counts withheld)."""
+    residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
+                                   denominator=0.0, multiplier=1.0), area_parents(areas))
+    out = areas.merge(residents[["area_id", "numerator"]], on="area_id", how="left")
+    out["population"] = out["numerator"].where(out["numerator"] >= min_population).astype("Int64")
+    return out[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
 
 
 def index_weights(spec) -> pd.DataFrame:
@@ -107,47 +131,59 @@ def rank_bands(wide: pd.DataFrame, spec, settings: dict) -> pd.DataFrame:
 
 
 def build_index_scores(city: City) -> dict[str, int]:
-    """marts.index_scores (every level, every node) and what built them in marts.index_runs.
+    """marts.index_scores (every level, every node, every census year) with rank bands, what built them in
+    marts.index_runs, and the change between the census years the city lists under `changes:`.
 
     marts.index_runs keeps the spec, its hash and the engine version beside the scores, so a published vintage
     can be rebuilt exactly; it holds no clock time or run id, so rebuilding the same vintage changes nothing.
     """
+    from indicators.change import build_change_marts, change_periods
+
     spec = load_spec(city.index_spec_path)
+    counts = {}
     with warehouse.session() as con:
-        values = _read(con, "SELECT area_id, level, indicator_id, value FROM marts.indicator_values "
-                       "WHERE city = ? AND period = ?", [city.name, city.vintage])
-        if values.empty:
-            raise RuntimeError(f"no indicator values for {city.name!r} {city.vintage}: run build_indicator_values")
-        parts = []
-        wides = {}
-        for level, group in values.groupby("level", sort=False):
-            wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
-            wide.columns.name = None
-            wides[level] = wide
-            scored = compute_index(wide, spec)
-            nodes = spec.node_order()
-            long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
-            long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
-            root = long["node_id"] == spec.root
-            quantile = scored.set_index(spec.unit).get("quantile")
-            long["quantile"] = pd.NA
-            if quantile is not None:
-                long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
-            parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
-        scores = pd.concat(parts, ignore_index=True)
-        bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
-                           for level, wide in wides.items()], ignore_index=True)
-        scores = scores.assign(index_id=spec.id, period=city.vintage)
-        scores["rank"] = scores["rank"].astype("Int64")
-        scores["quantile"] = scores["quantile"].astype("Int64")
-        scores = scores[["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile"]]
-        scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
-        key = {"city": city.name, "index_id": spec.id, "period": city.vintage}
-        warehouse.replace_partition(con, "marts.index_scores", scores, key)
-        warehouse.replace_partition(con, "marts.index_weights", index_weights(spec), key)
-        if not bands.empty:
-            warehouse.replace_partition(con, "marts.index_uncertainty", bands.assign(index_id=spec.id), key)
-        run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,
-                             "spec_yaml": city.index_spec_path.read_text(encoding="utf-8")}])
-        warehouse.replace_partition(con, "marts.index_runs", run, key)
-    return {"index_scores": len(scores)}
+        for vintage in city.vintages:
+            counts[vintage] = _score_vintage(con, city, spec, vintage)
+    for period_from, period_to in change_periods(city):
+        build_change_marts(city, period_from, period_to)
+    return {"index_scores": counts}
+
+
+def _score_vintage(con, city: City, spec, vintage: str) -> int:
+    values = _read(con, "SELECT area_id, level, indicator_id, value FROM marts.indicator_values "
+                   "WHERE city = ? AND period = ?", [city.name, vintage])
+    if values.empty:
+        raise RuntimeError(f"no indicator values for {city.name!r} {vintage}: run build_indicator_values")
+    parts = []
+    wides = {}
+    for level, group in values.groupby("level", sort=False):
+        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
+        wide.columns.name = None
+        wides[level] = wide
+        scored = compute_index(wide, spec)
+        nodes = spec.node_order()
+        long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
+        long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
+        root = long["node_id"] == spec.root
+        quantile = scored.set_index(spec.unit).get("quantile")
+        long["quantile"] = pd.NA
+        if quantile is not None:
+            long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
+        parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
+    scores = pd.concat(parts, ignore_index=True)
+    bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
+                       for level, wide in wides.items()], ignore_index=True)
+    scores = scores.assign(index_id=spec.id, period=vintage)
+    scores["rank"] = scores["rank"].astype("Int64")
+    scores["quantile"] = scores["quantile"].astype("Int64")
+    scores = scores[["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile"]]
+    scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
+    key = {"city": city.name, "index_id": spec.id, "period": vintage}
+    warehouse.replace_partition(con, "marts.index_scores", scores, key)
+    warehouse.replace_partition(con, "marts.index_weights", index_weights(spec), key)
+    if not bands.empty:
+        warehouse.replace_partition(con, "marts.index_uncertainty", bands.assign(index_id=spec.id), key)
+    run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,
+                         "spec_yaml": city.index_spec_path.read_text(encoding="utf-8")}])
+    warehouse.replace_partition(con, "marts.index_runs", run, key)
+    return len(scores)

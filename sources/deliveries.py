@@ -29,8 +29,9 @@ def generalise_location(frame: pd.DataFrame, columns: list[str], areas: pd.DataF
     return frame.drop(columns=columns).assign(area_id=area, location=location)
 
 
-def land_census(city: City) -> dict[str, int]:
-    """Boundaries and the census (households, persons) of the city's vintage into raw."""
+def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
+    """Boundaries and the census (households, persons) of one census year (default: the latest) into raw."""
+    vintage = vintage or city.vintage
     census = city.section("census")
     landing = settings.paths().landing_for(city.name)
     key = settings.pseudonym_key(city.name, demo=city.demo)
@@ -44,8 +45,9 @@ def land_census(city: City) -> dict[str, int]:
         areas = None
         for part in ("households", "persons"):
             spec = census[part]
+            relative = city.census_file(part, vintage)
             frame = prepare_delivery(
-                landing / spec["file"], relative=spec["file"], source=f"census/{part}", loaded_for=city.vintage,
+                landing / relative, relative=relative, source=f"census/{part}", loaded_for=vintage,
                 required=spec["required"], drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
             )
             if spec.get("generalise_location"):
@@ -54,8 +56,8 @@ def land_census(city: City) -> dict[str, int]:
                                              [city.name]).df()
                     areas = areas_from_boundaries(city, boundaries)
                 frame = generalise_location(frame, spec["generalise_location"], areas)
-            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame,
-                                                       {"city": city.name, "_source": f"census/{part}"})
+            partition = {"city": city.name, "_source": f"census/{part}", "_loaded_for": vintage}
+            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame, partition)
     return counts
 
 

@@ -249,8 +249,8 @@ def test_same_seed_and_scale_give_identical_bytes(landing: Path, tmp_path: Path)
     generate(again, scale=SCALE, seed=SEED, months=MONTHS)
     first, second = _file_hashes(landing), _file_hashes(again)
     assert "services/stale_2019-01.csv" not in second
-    # zones, census (2), services, stations, readings, manifest
-    assert len(first) == 1 + 2 + len(FAMILIES) * len(MONTHS) + 1 + len(MONTHS) + 1
+    # zones, census (2), the earlier census (2), services, stations, readings, manifest
+    assert len(first) == 1 + 2 + 2 + len(FAMILIES) * len(MONTHS) + 1 + len(MONTHS) + 1
     assert first == second
 
 
@@ -542,3 +542,15 @@ def test_planted_sensor_faults(readings: dict[str, pd.DataFrame], manifest: dict
     null_rows = frame[frame["value"].isna()]
     found = zip(null_rows["sensor_id"], null_rows["parameter"], null_rows["observed_at"], strict=True)
     assert set(found) == {(f["record_id"], f["parameter"], f["observed_at"]) for f in nulls}
+
+
+def test_earlier_census_is_poorer_everywhere(tmp_path):
+    """The 2012 census covers the same zones and every macrodistrict was worse off then (less piped water)."""
+    generate(tmp_path, scale=SCALE, seed=SEED, months=MONTHS)
+    shares = {}
+    for year, folder in (("2024", tmp_path / "census"), ("2012", tmp_path / "census" / "2012")):
+        households = pd.read_csv(folder / "households.csv", dtype=str, keep_default_na=False)
+        piped = households["water_source"].isin(["piped_inside", "piped_outside"])
+        shares[year] = piped.mean()
+        assert len(households) > 0
+    assert shares["2012"] < shares["2024"]

@@ -18,7 +18,7 @@ from sources.privacy import pseudonymise
 
 SCALE = 0.25
 MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
-         "index_uncertainty", "index_runs", "data_quality"]
+         "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change"]
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,13 @@ def zone_ids(city):
 def test_every_zone_has_indicator_values_and_a_score(pipeline_run, city):
     zones = zone_ids(city)
     assert len(zones) >= 150
-    values = read("SELECT area_id, indicator_id FROM marts.indicator_values WHERE level = 'zona'")
+    values = read("SELECT area_id, indicator_id FROM marts.indicator_values WHERE level = 'zona' AND period = ?",
+                  [city.vintage])
     catalogue = read("SELECT indicator_id FROM marts.indicator_catalogue")
     assert set(values["area_id"]) == zones
     assert len(values) == len(zones) * len(catalogue)  # every zone x every indicator, exactly once
     scores = read("SELECT area_id, score, rank, quantile FROM marts.index_scores "
-                  "WHERE level = 'zona' AND node_id = 'wellbeing'")
+                  "WHERE level = 'zona' AND node_id = 'wellbeing' AND period = ?", [city.vintage])
     assert set(scores["area_id"]) == zones and len(scores) == len(zones)
     scored = scores.dropna(subset=["score"])
     assert len(scored) >= 0.9 * len(zones)
@@ -65,8 +66,9 @@ def test_every_zone_has_indicator_values_and_a_score(pipeline_run, city):
 
 
 def test_every_zone_has_a_rank_band(pipeline_run, city):
-    bands = read("SELECT * FROM marts.index_uncertainty WHERE level = 'zona'")
-    ranks = read("SELECT area_id, rank FROM marts.index_scores WHERE level = 'zona' AND node_id = 'wellbeing'")
+    bands = read("SELECT * FROM marts.index_uncertainty WHERE level = 'zona' AND period = ?", [city.vintage])
+    ranks = read("SELECT area_id, rank FROM marts.index_scores WHERE level = 'zona' AND node_id = 'wellbeing' "
+                 "AND period = ?", [city.vintage])
     assert set(bands["area_id"]) == zone_ids(city)
     scored = bands.dropna(subset=["median_rank"])
     assert (scored["p05_rank"] <= scored["median_rank"]).all() and (scored["median_rank"] <= scored["p95_rank"]).all()
@@ -75,13 +77,32 @@ def test_every_zone_has_a_rank_band(pipeline_run, city):
     assert (merged["nominal_rank"] == merged["rank"]).all()
 
 
-def test_macrodistrict_ranking_follows_la_paz_poverty_studies(pipeline_run):
+def test_macrodistrict_ranking_follows_la_paz_poverty_studies(pipeline_run, city):
     scores = read("SELECT a.name, s.score FROM marts.index_scores s JOIN marts.areas a USING (city, area_id) "
-                  "WHERE s.level = 'macrodistrito' AND s.node_id = 'wellbeing'").set_index("name")["score"]
+                  "WHERE s.level = 'macrodistrito' AND s.node_id = 'wellbeing' AND s.period = ?",
+                  [city.vintage]).set_index("name")["score"]
     assert len(scores) == 9
     least = ["Zongo", "Max Paredes", "Cotahuma", "Hampaturi", "Periférica"]
     best = ["Sur", "Mallasa", "Centro"]
     assert scores[best].min() > scores[least].max()
+
+
+def test_change_between_the_two_censuses(pipeline_run, city):
+    """Every zone got better off between the 2012 and 2024 censuses of the sample city (the generator made 2012
+    poorer everywhere); the change rows agree with the two periods' scores and values."""
+    change = read("SELECT * FROM marts.index_change WHERE level = 'zona' AND node_id = 'housing'")
+    assert set(change["period_from"]) == {"2012"} and set(change["period_to"]) == {"2024"}
+    assert len(change) == len(zone_ids(city))
+    both = change.dropna(subset=["score_from", "score_to"])
+    assert (both["score_change"] - (both["score_to"] - both["score_from"])).abs().max() < 1e-9
+    nbi = read("SELECT a.name, c.value_from, c.value_to, c.change FROM marts.indicator_change c "
+               "JOIN marts.areas a USING (city, area_id) WHERE c.level = 'macrodistrito' "
+               "AND c.indicator_id = 'nbi_poor_persons'")
+    assert len(nbi) == 9 and (nbi["change"] < 0).all(), nbi  # less NBI poverty everywhere
+    assert (nbi["change"] - (nbi["value_to"] - nbi["value_from"])).abs().max() < 1e-9
+    services_2012 = read("SELECT DISTINCT note FROM marts.indicator_values WHERE period = '2012' "
+                         "AND indicator_id = 'police_report_rate'")["note"].tolist()
+    assert services_2012 == ["no service records delivered for 2012"]
 
 
 def test_published_snapshot_holds_aggregates_only(pipeline_run):
@@ -152,7 +173,8 @@ def test_report_shows_map_table_and_charts(pipeline_run, city):
     for dimension in dimensions:
         assert (report / f"dim_{dimension}.png").exists()
     top = read("SELECT a.name FROM marts.index_scores s JOIN marts.areas a USING (city, area_id) "
-               "WHERE s.level = 'zona' AND s.node_id = 'wellbeing' AND s.rank = 1")["name"].iloc[0]
+               "WHERE s.level = 'zona' AND s.node_id = 'wellbeing' AND s.rank = 1 AND s.period = ?",
+               [city.vintage])["name"].iloc[0]
     assert top in html
 
 

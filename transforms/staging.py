@@ -28,22 +28,26 @@ def _quarantine(con, city: City, source: str, entries: list[dict]) -> None:
     warehouse.replace_quarantine(con, city.name, "staging", source, warehouse.quarantine_frame(entries))
 
 
-def stage_census(city: City) -> dict[str, int]:
-    """staging.areas, staging.households and staging.persons for the city's census vintage."""
+def stage_census(city: City, vintage: str | None = None) -> dict[str, int]:
+    """staging.areas, staging.households and staging.persons for one census year (default: the latest)."""
+    vintage = vintage or city.vintage
     with warehouse.session() as con:
         boundaries = _read(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row", [city.name])
         areas = areas_from_boundaries(city, boundaries)
         warehouse.replace_partition(con, "staging.areas", areas, {"city": city.name})
-        raw_households = _read(con, "SELECT * FROM raw.census_households WHERE city = ? ORDER BY _row",
-                               [city.name])
+        raw_households = _read(con, "SELECT * FROM raw.census_households WHERE city = ? AND _loaded_for = ? "
+                               "ORDER BY _row", [city.name, vintage])
         households = stage_households(raw_households)
-        raw_persons = _read(con, "SELECT * FROM raw.census_persons WHERE city = ? ORDER BY _row", [city.name])
+        raw_persons = _read(con, "SELECT * FROM raw.census_persons WHERE city = ? AND _loaded_for = ? ORDER BY _row",
+                            [city.name, vintage])
         persons = stage_persons(raw_persons, households.frame)
-        vintage = {"city": city.name, "vintage": city.vintage}
-        warehouse.replace_partition(con, "staging.households", households.frame, vintage)
-        warehouse.replace_partition(con, "staging.persons", persons.frame, vintage)
-        _quarantine(con, city, "census/households", households.quarantine)
-        _quarantine(con, city, "census/persons", persons.quarantine)
+        key = {"city": city.name, "vintage": vintage}
+        warehouse.replace_partition(con, "staging.households", households.frame, key)
+        warehouse.replace_partition(con, "staging.persons", persons.frame, key)
+        # the latest census keeps the plain source names; earlier ones carry their year
+        prefix = "census" if vintage == city.vintage else f"census/{vintage}"
+        _quarantine(con, city, f"{prefix}/households", households.quarantine)
+        _quarantine(con, city, f"{prefix}/persons", persons.quarantine)
         return {"areas": len(areas), "households": len(households.frame), "persons": len(persons.frame),
                 "quarantined": len(households.quarantine) + len(persons.quarantine)}
 

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 CITY = "la_paz_demo"
 DEFAULT_SEED = 20240601
 DEFAULT_MONTHS = ("2024-06",)
+# An earlier census, for change over time: every zone a little poorer then (a latent-deprivation shift drawn per
+# zone between these bounds), so that improvement differs between neighbourhoods, as it did between censuses.
+EARLIER_CENSUSES = {"2012": (0.3, 0.9)}
 # La Paz was founded in 1548; any fixed number would do, it only has to never change.
 GEOGRAPHY_SEED = 1548
 COORD_DECIMALS = 6
@@ -1110,8 +1113,12 @@ def generate(
     scale: float = 1.0,
     seed: int = DEFAULT_SEED,
     months: tuple[str, ...] = DEFAULT_MONTHS,
+    earlier_censuses: dict[str, tuple[float, float]] | None = None,
 ) -> dict:
     """Write the sample city under ``landing_dir`` (``BIENESTAR_HOME/landing/<city>``); return the manifest.
+
+    ``earlier_censuses`` (default ``EARLIER_CENSUSES``) maps a census year to the range of the per-zone
+    deprivation shift of that census; each is written under ``census/<year>/``, with no planted faults.
 
     Earlier output in the generator's own sub-folders is removed first. ``scale`` multiplies household and
     service-record counts (at least one household per zone); the map, the station count and the planted faults
@@ -1127,6 +1134,8 @@ def generate(
     _write_zones(out.root / "boundaries/zones.geojson", geo)
     out.wrote("boundaries/zones.geojson", len(geo.zones), f"zones in {len(geo.districts)} districts")
     zone_stats = _write_census(out, geo, scale, seed)
+    for vintage, shift in (EARLIER_CENSUSES if earlier_censuses is None else earlier_censuses).items():
+        _write_earlier_census(out, geo, scale, seed, vintage, shift)
     _write_services(out, geo, zone_stats, seed, months)
     _write_sensors(out, geo, seed, months)
 
@@ -1165,6 +1174,22 @@ def _write_census(out: _Output, geo: Geography, scale: float, seed: int) -> pd.D
     _write_csv(out.root / "census/persons.csv", persons, PERSON_COLUMNS)
     out.wrote("census/persons.csv", len(persons), "persons")
     return zone_stats
+
+
+def _write_earlier_census(out: _Output, geo: Geography, scale: float, seed: int, vintage: str,
+                          shift: tuple[float, float]) -> None:
+    """An earlier census of the same city: the same zones, every one poorer by its own shift."""
+    rng = _rng(seed, 9, int(vintage))
+    zones = _zone_table(geo, scale, rng)
+    zones["deprivation"] = zones["deprivation"] + rng.uniform(shift[0], shift[1], len(zones))
+    households = _draw_households(geo, zones, rng)
+    persons = _draw_persons(households, rng)
+    households["head_name"] = persons["full_name"].to_numpy()[_first_member_rows(households)]
+    for name, frame, columns, label in [("households", households, HOUSEHOLD_COLUMNS, "households"),
+                                        ("persons", persons, PERSON_COLUMNS, "persons")]:
+        source = f"census/{vintage}/{name}.csv"
+        _write_csv(out.root / source, frame, columns)
+        out.wrote(source, len(frame), f"{label} ({vintage} census)")
 
 
 def _write_services(
