@@ -125,12 +125,13 @@ def test_city_spec_keeps_working_for_the_pipeline():
     assert spec.root == "wellbeing" and spec.node_order()[-1] == "wellbeing"
     assert spec.node_order() == ["housing", "services", "education", "health", "environment", "wellbeing"]
     assert len(spec.sha256()) == 64
-    frame = pd.DataFrame({"area_id": ["Z1", "Z2", "Z3"], **{i: [1.0, 2.0, 3.0] for i in spec.indicator_ids}})
+    frame = pd.DataFrame({"area_id": ["Z1", "Z2", "Z3"], **{i: [0.25, 0.5, 0.75] for i in spec.indicator_ids}})
     out = compute_index(frame, spec)
     assert list(out.columns) == ["area_id", *spec.node_order(), "score", "rank", "quantile"]
-    # every indicator is "lower is better" except health visits, which ties every dimension it is not in:
-    # health = (no_health_insurance reversed + health_visits_rate)/2 = (1 + 0)/2, (.5 + .5)/2, (0 + 1)/2 = .5
-    assert out["health"].tolist() == [50.0, 50.0, 50.0]
+    # census shares use goalposts 0..1, reversed: no_health_insurance 0.25, .5, .75 -> .75, .5, .25;
+    # health visits (higher is better) use min-max: 0, .5, 1.
+    # health = (.75 + 0)/2, (.5 + .5)/2, (.25 + 1)/2 = .375, .5, .625 -> x100
+    assert out["health"].tolist() == pytest.approx([37.5, 50.0, 62.5])
     assert str(out["rank"].dtype) == "Int64"
 
 
