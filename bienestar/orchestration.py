@@ -78,6 +78,13 @@ def census_year_of(city, logical_date) -> str:
     return year
 
 
+def interval_key(data_interval_start, data_interval_end) -> str:
+    """The partition a data interval writes: `YYYY-MM-DD` for a day, `YYYY-MM` for a month."""
+    from sources.sensor_deliveries import partition_key
+
+    return partition_key(data_interval_start, data_interval_end)
+
+
 def month_of(data_interval_start) -> str:
     """The `YYYY-MM` partition a monthly data interval covers."""
     return f"{data_interval_start:%Y-%m}"

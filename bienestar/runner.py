@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bienestar import settings
@@ -70,9 +70,13 @@ def plan(city) -> list[Step]:
     steps = [Step("ingest_census", datetime(int(year), 1, 1, tzinfo=UTC), f"census {year}") for year in census_years]
     for month in city.config.get("months", []):
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-        # dag.test() runs the data interval that ends at the logical date it is given: the month's end.
+        # dag.test() runs the data interval that ends at the logical date it is given: the month's end, and
+        # for the daily sensor runs each day's end.
         end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-        steps += [Step("ingest_services", end, month), Step("ingest_sensors", end, month)]
+        steps.append(Step("ingest_services", end, month))
+        days = (end - start).days
+        steps += [Step("ingest_sensors", start + timedelta(days=d + 1), f"{start + timedelta(days=d):%Y-%m-%d}")
+                  for d in range(days)]
     steps += [Step("build_indicators", vintage_date, city.vintage), Step("publish_report", vintage_date, city.vintage)]
     return steps
 
@@ -93,8 +97,9 @@ def _failure_details(dag_run) -> str:
     return "\n  ".join(lines) or f"run ended in state {dag_run.state}"
 
 
-def run_pipeline(city, *, out=sys.stdout) -> None:
-    """Run every step of `plan(city)` in order; raise PipelineFailed at the first failed DAG run.
+def run_pipeline(city, *, out=sys.stdout, only=None) -> None:
+    """Run every step of `plan(city)` in order (or those `only(step)` keeps); raise PipelineFailed at the first
+    failed DAG run.
 
     For the sample city, its CKAN and SensorThings portal is served on 127.0.0.1 during the run.
     """
@@ -104,10 +109,10 @@ def run_pipeline(city, *, out=sys.stdout) -> None:
         if portal:
             print(f"serving the city's open-data portal at {portal} (CKAN) and {portal}/sta/v1.1 (SensorThings)",
                   file=out, flush=True)
-        _run_steps(city, out)
+        _run_steps(city, out, only)
 
 
-def _run_steps(city, out) -> None:
+def _run_steps(city, out, only) -> None:
     configure_airflow()
     os.environ["BIENESTAR_CITY"] = city.name
     from airflow.dag_processing.dagbag import DagBag
@@ -118,7 +123,7 @@ def _run_steps(city, out) -> None:
     if bag.import_errors:
         errors = "\n".join(f"{k}: {v}" for k, v in bag.import_errors.items())
         raise PipelineFailed(f"DAG files failed to import:\n{errors}")
-    steps = plan(city)
+    steps = [step for step in plan(city) if only is None or only(step)]
     for number, step in enumerate(steps, start=1):
         dag = bag.get_dag(step.dag_id)
         # Retries are for flaky sources in production; here a failure should stop the run at once.

@@ -1,4 +1,5 @@
-"""Sensor readings, one month per run: land the month's readings, gate them, flag them in staging, gate it."""
+"""Sensor readings, one day per run (a backfill of a month is thirty runs, each idempotent): pull the day from
+the sensor network, land it, gate it, flag it in staging, gate it."""
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
@@ -8,13 +9,13 @@ from bienestar.orchestration import (
     WRITER_POOL,
     close_run,
     current_city,
-    month_of,
+    interval_key,
     run_gate_task,
 )
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     catchup=False,
     tags=["bienestar", "ingest", "sensors"],
     default_args=DEFAULT_ARGS,
@@ -33,24 +34,24 @@ def ingest_sensors():
         return str(fetch_sensors(city, data_interval_start, data_interval_end))
 
     @task(pool=WRITER_POOL)
-    def land_sensor_files(data_interval_start=None):
+    def land_sensor_files(data_interval_start=None, data_interval_end=None):
         from sources.deliveries import land_sensors
 
-        return land_sensors(current_city(), month_of(data_interval_start))
+        return land_sensors(current_city(), data_interval_start, data_interval_end)
 
     @task(pool=WRITER_POOL)
-    def gate_raw_sensors(run_id=None, data_interval_start=None):
-        run_gate_task("raw_sensors", run_id, month_of(data_interval_start))
+    def gate_raw_sensors(run_id=None, data_interval_start=None, data_interval_end=None):
+        run_gate_task("raw_sensors", run_id, interval_key(data_interval_start, data_interval_end))
 
     @task(pool=WRITER_POOL)
-    def build_staging_sensors(data_interval_start=None):
+    def build_staging_sensors(data_interval_start=None, data_interval_end=None):
         from transforms.staging import stage_sensors
 
-        return stage_sensors(current_city(), month_of(data_interval_start))
+        return stage_sensors(current_city(), data_interval_start, data_interval_end)
 
     @task(pool=WRITER_POOL, outlets=[STAGED_SENSORS])
-    def gate_staging_sensors(run_id=None, data_interval_start=None):
-        run_gate_task("staging_sensor_readings", run_id, month_of(data_interval_start))
+    def gate_staging_sensors(run_id=None, data_interval_start=None, data_interval_end=None):
+        run_gate_task("staging_sensor_readings", run_id, interval_key(data_interval_start, data_interval_end))
 
     steps = [fetch_from_portal(), land_sensor_files(), gate_raw_sensors(), build_staging_sensors(),
              gate_staging_sensors()]

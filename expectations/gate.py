@@ -8,8 +8,10 @@ also goes to `audit.validation_results` so operators and planners can query the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +39,18 @@ class Outcome:
 
 
 def _context():
-    """The file-backed GX context of this BIENESTAR_HOME (created on first use)."""
+    """The file-backed GX context of this BIENESTAR_HOME (created on first use, then reused by the process)."""
+    return _context_at(settings.paths().quality)
+
+
+@functools.cache
+def _context_at(root: Path):
+    # Opening a file context parses its YAML config (~0.4 s): once per process, not once per gate.
     # GX logs hundreds of info lines on import under Airflow's logging set-up; only its warnings matter here.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    root = settings.paths().quality
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs are not terminals
@@ -104,11 +111,31 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
     return outcomes
 
 
-def build_data_docs() -> Path:
-    """Render every stored validation as GX Data Docs; returns the site's index page."""
+KEEP_VALIDATIONS = 10  # per suite in the Data Docs; the full history stays in audit.validation_results
+
+
+def build_data_docs(keep: int = KEEP_VALIDATIONS) -> Path:
+    """Render the latest `keep` validations of every suite as GX Data Docs; returns the site's index page.
+
+    Older results are pruned from the GX store first: the site is rebuilt whole on every run, so without a
+    retention rule a daily pipeline would spend longer on its docs every day.
+    """
     context = _context()
+    prune_validations(settings.paths().quality / "gx" / "uncommitted" / "validations", keep)
+    shutil.rmtree(data_docs_index().parent, ignore_errors=True)  # pages of pruned results go too
     context.build_data_docs()
     return data_docs_index()
+
+
+def prune_validations(store: Path, keep: int) -> int:
+    """Delete all but the newest `keep` stored runs of each suite (newest by modification time); return how many."""
+    removed = 0
+    for suite in (p for p in store.iterdir() if p.is_dir()) if store.exists() else []:
+        runs = sorted((p for p in suite.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in runs[keep:]:
+            shutil.rmtree(old)
+            removed += 1
+    return removed
 
 
 def data_docs_index() -> Path:

@@ -33,7 +33,6 @@ DEFAULT_THRESHOLDS = {
     "sensor_day_completeness": 0.75,  # share of valid hourly readings a sensor needs on a day
     "min_scored_share": 0.9,        # share of smallest areas that must get a composite score
 }
-SENSOR_UNITS = {"pm25": "ug/m3", "pm10": "ug/m3", "no2": "ug/m3", "noise": "dBA"}
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,11 @@ def read_raw_sensors(con, city: City, partition: str) -> pd.DataFrame:
 
 def facts_raw_sensors(con, city: City, partition: str) -> dict:
     sensors = city.section("sensors")
-    units = [f"{p}:{SENSOR_UNITS[p]}" for p in sensors["valid_range"] if p in SENSOR_UNITS]
+    from transforms.sensor_readings import CANONICAL_UNITS, UNIT_ALIASES
+
+    # units staging knows how to convert are fine (mg/m3 -> ug/m3); any other unit is a batch-level change
+    units = [f"{p}:{u}" for p in sensors["valid_range"] if p in CANONICAL_UNITS
+             for u in UNIT_ALIASES[CANONICAL_UNITS[p]]]
     return {**_base_facts(con, city, "raw_sensors"), "required": sensors["required"], "units": units}
 
 
@@ -282,7 +285,7 @@ def read_staging_sensors(con, city: City, partition: str) -> pd.DataFrame:
             SELECT *, sum(CASE WHEN value IS NOT DISTINCT FROM previous THEN 0 ELSE 1 END)
                       OVER (PARTITION BY sensor_id, parameter ORDER BY observed_at) AS run_id
             FROM (SELECT *, lag(value) OVER (PARTITION BY sensor_id, parameter ORDER BY observed_at) AS previous
-                  FROM staging.sensor_readings WHERE city = ? AND month = ?)
+                  FROM staging.sensor_readings WHERE city = ? AND "partition" = ?)
         ), measured AS (
             SELECT *, count(*) OVER (PARTITION BY sensor_id, parameter, run_id) AS run_length,
                    count(*) FILTER (WHERE flag = 'ok')

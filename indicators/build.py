@@ -72,7 +72,7 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
         raise RuntimeError(f"no census {vintage} for {city.name!r} in staging: run ingest_census for {vintage}")
     records = _read(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
                     [city.name, f"{vintage}-%"])
-    readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND month LIKE ?",
+    readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND \"partition\" LIKE ?",
                      [city.name, f"{vintage}-%"])
     stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
     base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()

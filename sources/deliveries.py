@@ -77,18 +77,24 @@ def land_services(city: City, month: str) -> dict[str, int]:
     return counts
 
 
-def land_sensors(city: City, month: str) -> dict[str, int]:
-    """The station list and one month of readings into raw."""
+def land_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
+    """The station list and the readings of one data interval (a day, or a month) into raw.
+
+    The readings file is found from the city's `pattern` ({interval}: the interval's key, `YYYY-MM-DD` for a day;
+    {month}: its month, for a network that delivers a monthly file); only readings inside the interval are
+    loaded, and reloading the interval replaces them.
+    """
+    from sources.sensor_deliveries import land_readings, partition_key, utc_naive
+
     sensors = city.section("sensors")
     landing = settings.paths().landing_for(city.name)
+    key = partition_key(interval_start, interval_end)
+    relative = sensors["pattern"].format(month=f"{utc_naive(interval_start):%Y-%m}", interval=key)
     with warehouse.session() as con:
         stations = land(
             con, city=city.name, landing=landing, relative=sensors["stations"], source="sensors/stations",
-            table="raw.sensor_stations", loaded_for=month, required=["sensor_id", "name", "geometry_wkt"],
+            table="raw.sensor_stations", loaded_for=key, required=["sensor_id", "name", "geometry_wkt"],
         )
-        readings = land(
-            con, city=city.name, landing=landing, relative=sensors["pattern"].format(month=month),
-            source="sensors/readings", table="raw.sensor_readings", loaded_for=month,
-            required=sensors["required"], partition={"_loaded_for": month},
-        )
+        readings = land_readings(con, city=city.name, path=landing / relative, source="sensors/readings",
+                                 interval_start=interval_start, interval_end=interval_end, delivery=relative)
     return {"stations": stations, "readings": readings}

@@ -190,7 +190,10 @@ def test_validation_results_recorded(pipeline_run, city):
 def test_second_run_gives_identical_marts(pipeline_run, city):
     before = {t: read(f"SELECT * FROM marts.{t} ORDER BY ALL") for t in MARTS}
     snapshot_listing = sorted(p.name for p in settings.paths().published.iterdir())
-    run_pipeline(city)
+    # Every DAG again (the census years, the services month, the first days of sensors, the planted stuck run
+    # and gap) and the publication; the other days would only repeat what these show.
+    rerun = {"2024-06-01", "2024-06-08", "2024-06-09", "2024-06-12"}
+    run_pipeline(city, only=lambda step: step.dag_id != "ingest_sensors" or step.label in rerun)
     for table, frame in before.items():
         pd.testing.assert_frame_equal(read(f"SELECT * FROM marts.{table} ORDER BY ALL"), frame, obj=table)
     assert sorted(p.name for p in settings.paths().published.iterdir()) == snapshot_listing

@@ -194,3 +194,19 @@ def test_quality_page_matches_the_suites():
     assert committed == render(), "run: .venv/bin/python -m expectations.document > docs/quality.md"
     for suite in SUITES:
         assert f"## `{suite}`" in committed
+
+
+def test_data_docs_keep_the_latest_runs_of_each_suite(tmp_path):
+    import os
+
+    from expectations.gate import prune_validations
+
+    store = tmp_path / "validations"
+    for suite in ("raw_census", "raw_sensors"):
+        for n in range(4):
+            run = store / suite / f"run{n}"
+            run.mkdir(parents=True)
+            os.utime(run, ns=(n * 10**9, n * 10**9))  # run3 is the newest
+    assert prune_validations(store, keep=2) == 4
+    assert sorted(p.name for p in (store / "raw_census").iterdir()) == ["run2", "run3"]
+    assert prune_validations(tmp_path / "absent", keep=2) == 0

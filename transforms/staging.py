@@ -12,7 +12,7 @@ from bienestar import warehouse
 from cities import City
 from transforms.areas import areas_from_boundaries
 from transforms.census import stage_households, stage_persons
-from transforms.sensors import find_gaps, stage_readings, stage_stations
+from transforms.sensors import stage_stations
 from transforms.services import stage_service_records
 
 
@@ -70,9 +70,11 @@ def stage_services(city: City, month: str) -> dict[str, int]:
     return counts
 
 
-def stage_sensors(city: City, month: str) -> dict[str, int]:
-    """staging.sensor_stations and one month of flagged staging.sensor_readings."""
-    quality = city.section("sensors")
+def stage_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
+    """staging.sensor_stations and one interval of flagged staging.sensor_readings (see
+    transforms/sensor_readings.py: flags, gaps and quarantine are computed in DuckDB)."""
+    from transforms.sensor_readings import stage_readings
+
     with warehouse.session() as con:
         areas = _areas(con, city)
         if areas.empty:
@@ -80,13 +82,6 @@ def stage_sensors(city: City, month: str) -> dict[str, int]:
         raw_stations = _read(con, "SELECT * FROM raw.sensor_stations WHERE city = ? ORDER BY _row", [city.name])
         stations = stage_stations(raw_stations, areas)
         warehouse.replace_partition(con, "staging.sensor_stations", stations, {"city": city.name})
-        raw = _read(con, "SELECT * FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ? ORDER BY _row",
-                    [city.name, month])
-        cleaned = stage_readings(raw, stations, quality)
-        start = pd.Timestamp(f"{month}-01")
-        gaps = find_gaps(cleaned.frame, start, start + pd.offsets.MonthBegin(1), quality["gap_hours"])
-        warehouse.replace_partition(con, "staging.sensor_readings", cleaned.frame,
-                                    {"city": city.name, "month": month})
-        _quarantine(con, city, f"sensors/readings/{month}", cleaned.quarantine + gaps)
-        flags = cleaned.frame["flag"].value_counts().to_dict()
-        return {"stations": len(stations), "readings": len(cleaned.frame), **{f"flag_{k}": v for k, v in flags.items()}}
+        staged = stage_readings(con, city_name=city.name, quality=city.section("sensors"),
+                                interval_start=interval_start, interval_end=interval_end)
+    return {"stations": len(stations), **staged}
