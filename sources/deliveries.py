@@ -11,7 +11,8 @@ import pandas as pd
 from bienestar import settings, warehouse
 from cities import City
 from sources.files import land, prepare_delivery
-from transforms.areas import areas_from_boundaries, place_points
+from transforms.areas import areas_from_boundaries
+from transforms.point_index import place_points_fast
 
 
 def generalise_location(frame: pd.DataFrame, columns: list[str], areas: pd.DataFrame) -> pd.DataFrame:
@@ -21,7 +22,7 @@ def generalise_location(frame: pd.DataFrame, columns: list[str], areas: pd.DataF
     numbers) or `missing` (no coordinates), so staging can quarantine the unplaced with a reason.
     """
     lon, lat = (frame[c] for c in columns)
-    area = place_points(lon, lat, areas)
+    area = place_points_fast(lon, lat, areas)
     missing = lon.isna() | lat.isna()
     location = pd.Series("placed", index=frame.index, dtype="string")
     location[area.isna()] = "outside"

@@ -43,6 +43,9 @@ def areas_from_boundaries(city: City, raw: pd.DataFrame) -> pd.DataFrame:
 def place_points(lon: pd.Series, lat: pd.Series, areas: pd.DataFrame) -> pd.Series:
     """The smallest area holding each point, or NA (missing coordinates or outside every area).
 
+    The reference implementation (shapely STRtree); the pipeline uses `transforms.point_index.place_points_fast`,
+    which gives the same answers about ten times faster (tests/test_sensor_readings.py compares them).
+
     Points on a shared border belong to the area with the smallest id, so every point gets exactly one area.
     """
     smallest = areas[areas["depth"] == 0].sort_values("area_id").reset_index(drop=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from transforms.areas import place_points
 from transforms.cleaning import Cleaned, Field, drop_duplicates, type_fields
+from transforms.point_index import place_points_fast
 
 SERVICE_FIELDS = {
     "occurred_at": Field("timestamp", required=True),
@@ -21,7 +21,7 @@ def stage_service_records(raw: pd.DataFrame, areas: pd.DataFrame) -> Cleaned:
                    fld="record_id")
     no_location = cleaned.frame["lon"].isna() | cleaned.frame["lat"].isna()
     cleaned.reject(no_location, reason="no location: lon/lat missing", record_id="record_id", fld="lon")
-    cleaned.frame = cleaned.frame.assign(area_id=place_points(cleaned.frame["lon"], cleaned.frame["lat"], areas))
+    cleaned.frame = cleaned.frame.assign(area_id=place_points_fast(cleaned.frame["lon"], cleaned.frame["lat"], areas))
     cleaned.reject(cleaned.frame["area_id"].isna(),
                    reason="outside the city: the point falls in no zone (or lon/lat is not a number)",
                    record_id="record_id", fld="lon")
