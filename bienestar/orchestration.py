@@ -114,10 +114,10 @@ def close_run(tasks: list) -> None:
     from airflow.sdk import TriggerRule, task
 
     @task(pool=WRITER_POOL, trigger_rule=TriggerRule.ALL_DONE)
-    def build_data_docs():
+    def build_data_docs(run_id=None):
         from expectations.gate import build_data_docs
 
-        return str(build_data_docs())
+        return str(build_data_docs(run_id))
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def fail_run():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import shutil
@@ -57,6 +58,23 @@ def _context_at(root: Path):
     return context
 
 
+def _fingerprint(checks: list[Check]) -> str:
+    text = json.dumps([[c.key, c.expectation, c.kwargs, c.severity, c.why] for c in checks], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored_checkpoint(context, suite_name: str, checks: list[Check]):
+    """The stored checkpoint of the suite when the stored suite has exactly these checks (else None)."""
+    try:
+        suite = context.suites.get(suite_name)
+        if (suite.meta or {}).get("fingerprint") != _fingerprint(checks):
+            return None
+        return context.checkpoints.get(suite_name)
+    except Exception:  # GX raises store-specific errors for "not found"
+        return None
+
+
 def _drop(collection, name: str) -> None:
     """Delete `name` from a GX store if it is there: suites are code, and the store follows the code."""
     with contextlib.suppress(Exception):  # GX raises store-specific errors for "not found"
@@ -81,16 +99,22 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
         batch = asset.get_batch_definition(suite_name)
     except (KeyError, ValueError, LookupError):
         batch = asset.add_batch_definition_whole_dataframe(suite_name)
-    for store in (context.checkpoints, context.validation_definitions, context.suites):
-        _drop(store, suite_name)
-    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-    for check in checks:
-        suite.add_expectation(getattr(gxe, check.expectation)(
-            **check.kwargs, meta={"key": check.key, "severity": check.severity, "why": check.why}))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=suite_name))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=suite_name, validation_definitions=[definition],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 50}))
+    checkpoint = _stored_checkpoint(context, suite_name, checks)
+    if checkpoint is None:
+        for store in (context.checkpoints, context.validation_definitions, context.suites):
+            _drop(store, suite_name)
+        # The whole suite in one store write (adding expectations one by one to a stored suite writes it each
+        # time); its fingerprint lets the next run with the same checks reuse it.
+        suite = context.suites.add(gx.ExpectationSuite(
+            name=suite_name, meta={"fingerprint": _fingerprint(checks)}, expectations=[
+                getattr(gxe, check.expectation)(**check.kwargs, meta={"key": check.key, "severity": check.severity,
+                                                                       "why": check.why})
+                for check in checks]))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(data=batch, suite=suite, name=suite_name))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=suite_name, validation_definitions=[definition],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 50}))
     result = checkpoint.run(batch_parameters={"dataframe": frame},
                             run_id=gx.RunIdentifier(run_name=f"{run_name}-{suite_name}"))
     validation = next(iter(result.run_results.values()))
@@ -114,21 +138,26 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
 KEEP_VALIDATIONS = 10  # per suite in the Data Docs; the full history stays in audit.validation_results
 
 
-def build_data_docs(keep: int = KEEP_VALIDATIONS) -> Path:
-    """Render the latest `keep` validations of every suite as GX Data Docs; returns the site's index page.
+def build_data_docs(run_id: str | None = None, keep: int = KEEP_VALIDATIONS) -> Path:
+    """Render GX Data Docs: the pages of run `run_id`'s validations and the index; returns the index page.
 
-    Older results are pruned from the GX store first: the site is rebuilt whole on every run, so without a
-    retention rule a daily pipeline would spend longer on its docs every day.
+    Older results are pruned first (the latest `keep` per suite stay, in the store and on the site), so the docs
+    of a daily pipeline do not grow without end; the full history stays in audit.validation_results. Without a
+    run id, or when the run validated nothing, the whole site is rebuilt.
     """
     context = _context()
-    prune_validations(settings.paths().quality / "gx" / "uncommitted" / "validations", keep)
-    shutil.rmtree(data_docs_index().parent, ignore_errors=True)  # pages of pruned results go too
-    context.build_data_docs()
+    uncommitted = settings.paths().quality / "gx" / "uncommitted"
+    prune_validations(uncommitted / "validations", keep)
+    prune_validations(data_docs_index().parent / "validations", keep)
+    mine = [key for key in context.validation_results_store.list_keys()
+            if run_id and key.run_id.run_name.startswith(f"{run_id}-")]
+    context.build_data_docs(resource_identifiers=mine or None)
     return data_docs_index()
 
 
 def prune_validations(store: Path, keep: int) -> int:
-    """Delete all but the newest `keep` stored runs of each suite (newest by modification time); return how many."""
+    """Delete all but the newest `keep` runs of each suite under `store` (a GX validations store or the site's
+    validations pages, which share the suite/run layout), newest by modification time; return how many."""
     removed = 0
     for suite in (p for p in store.iterdir() if p.is_dir()) if store.exists() else []:
         runs = sorted((p for p in suite.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True)
