@@ -1,0 +1,39 @@
+"""The indicator catalogue loads, and a bad entry fails naming the file and the entry."""
+
+import pytest
+import yaml
+
+from indicators.catalogue import CATALOGUE_PATH, CatalogueError, load_catalogue
+
+ENTRY = {"id": "x", "name_es": "x", "name_en": "x", "definition": "d", "dimension": "housing", "unit": "share",
+         "direction": -1, "numerator": "n", "denominator": "d", "source": "census"}
+
+
+def write(tmp_path, indicators):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump({"dimensions": [{"id": "housing", "name_es": "Vivienda", "name_en": "Housing"}],
+                                    "indicators": indicators}), encoding="utf-8")
+    return path
+
+
+def test_the_project_catalogue_loads():
+    catalogue, dimensions = load_catalogue(CATALOGUE_PATH, min_denominator=20)
+    assert catalogue["indicator_id"].is_unique and len(catalogue) >= 40
+    assert set(catalogue["dimension"]) <= set(dimensions["dimension_id"])
+    assert set(catalogue["direction"]) <= {1, -1}
+    # the default threshold fills entries that do not set one; sensor means publish with 0
+    assert catalogue.set_index("indicator_id").loc["illiteracy", "min_denominator"] == 20
+    assert catalogue.set_index("indicator_id").loc["pm25_mean", "min_denominator"] == 0
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([{**ENTRY, "dimension": "leisure"}], "indicator 'x': unknown dimension 'leisure'"),
+    ([{k: v for k, v in ENTRY.items() if k != "direction"}], "indicator 'x': missing direction"),
+    ([ENTRY, ENTRY], "indicator 'x': duplicate id"),
+    ([{**ENTRY, "direction": 0}], "indicator 'x': direction must be 1"),
+])
+def test_a_bad_entry_names_the_file_and_the_entry(tmp_path, entries, message):
+    path = write(tmp_path, entries)
+    with pytest.raises(CatalogueError, match=message) as error:
+        load_catalogue(path)
+    assert str(path) in str(error.value)
