@@ -551,9 +551,8 @@ def _check_uncertainty(spec: IndexSpec, at) -> None:
                                 "column in missing: {group: COLUMN}")
 
 
-def _check_alternatives(entry: Any, known: Mapping, methods: tuple, key: str, kind: str, at) -> None:
-    if entry is None:
-        return
+def _alternative_lists(entry: Any, known, key: str, kind: str, at) -> dict:
+    """`uncertainty.<key>` as {name or None: non-empty list}: one list for every `kind`, or a mapping kind -> list."""
     if isinstance(entry, list):
         lists = {None: entry}
     elif isinstance(entry, dict):
@@ -568,6 +567,14 @@ def _check_alternatives(entry: Any, known: Mapping, methods: tuple, key: str, ki
         path = ("uncertainty", key) if name is None else ("uncertainty", key, name)
         if not isinstance(options, list) or not options:
             raise SpecError(f"{at(*path)}: uncertainty: {key}: give a non-empty list of alternatives")
+    return lists
+
+
+def _check_alternatives(entry: Any, known: Mapping, methods: tuple, key: str, kind: str, at) -> None:
+    if entry is None:
+        return
+    for name, options in _alternative_lists(entry, known, key, kind, at).items():
+        path = ("uncertainty", key) if name is None else ("uncertainty", key, name)
         for k, option in enumerate(options):
             if option != NOMINAL and option not in methods:
                 raise SpecError(f"{at(*path, k)}: uncertainty: unknown {key} {option!r} (known: {NOMINAL}, "
@@ -577,21 +584,8 @@ def _check_alternatives(entry: Any, known: Mapping, methods: tuple, key: str, ki
 def _check_normalise_alternatives(spec: IndexSpec, entry: Any, at) -> None:
     if entry is None:
         return
-    if isinstance(entry, list):
-        lists = {None: entry}
-    elif isinstance(entry, dict):
-        lists = entry
-        stray = [k for k in entry if k not in spec.indicator_ids]
-        if stray:
-            raise SpecError(f"{at('uncertainty', 'normalise', stray[0])}: uncertainty: normalise: unknown "
-                            f"indicator {stray[0]!r}")
-    else:
-        raise SpecError(f"{at('uncertainty', 'normalise')}: uncertainty: normalise is a list of alternatives for "
-                        "every indicator, or a mapping indicator -> list")
-    for name, options in lists.items():
+    for name, options in _alternative_lists(entry, spec.indicator_ids, "normalise", "indicator", at).items():
         path = ("uncertainty", "normalise") if name is None else ("uncertainty", "normalise", name)
-        if not isinstance(options, list) or not options:
-            raise SpecError(f"{at(*path)}: uncertainty: normalise: give a non-empty list of alternatives")
         targets = spec.indicator_ids if name is None else [name]
         for k, option in enumerate(options):
             if option == NOMINAL:
