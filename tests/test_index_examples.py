@@ -1,5 +1,6 @@
 """The example specs reproduce published composite indices: the UNDP HDI from its published components, the IMD
-method (English Indices of Deprivation) by hand; and the repository's real specs keep working."""
+(English Indices of Deprivation 2019) from published domain ranks, and the IMD method by hand; and the
+repository's real specs keep working."""
 
 import math
 from pathlib import Path
@@ -118,6 +119,41 @@ def test_imd_from_published_ranks_by_hand():
     assert [round(x(r), 6) for r in (100, 1000, 5000, 16422, 30000)] == [95.238338, 72.393255, 41.698069,
                                                                          15.648155, 2.055719]
     assert out.loc["Y03", "imd"] == pytest.approx(54.950095, abs=1e-6)
+
+
+# English Indices of Deprivation 2019 (MHCLG), File 7 "All IoD2019 scores, ranks, deciles and population
+# denominators": ten Trafford LSOAs with their seven published domain ranks, IMD score and IMD rank, copied into
+# imd_2019_trafford.csv (source note in indicators/examples/README.md). The score is published to 3 decimals.
+def test_imd_reproduces_published_iod2019_scores():
+    spec = load_spec(EXAMPLES / "imd_ranks.yaml")
+    frame = pd.read_csv(EXAMPLES / "imd_2019_trafford.csv")
+    out = compute_index(frame, spec).set_index("lsoa")
+    published = frame.set_index("lsoa")
+    assert len(out) == 10
+    # e.g. E01006074 (Trafford 025A): income rank 10248 -> R = (32845 - 10248)/32844 = 0.688010,
+    # X = -23 ln(1 - 0.688010 (1 - e^(-100/23))) = 26.14315 (File 9 publishes 26.143); the weighted sum of the seven X is 19.53365 -> 19.534
+    k = 1 - math.exp(-100 / 23)
+    assert -23 * math.log(1 - (32845 - 10248) / 32844 * k) == pytest.approx(26.14315, abs=5e-6)
+    difference = (out["imd"] - published["imd_score_published"]).abs()
+    assert (difference <= 0.0005).all(), difference.to_dict()
+    # rank 1 = most deprived, as the IoD ranks: the order among the ten follows the published national ranks
+    assert out["rank"].tolist() == published["imd_rank_published"].rank().astype(int).tolist()
+
+
+def test_imd_published_scores_need_the_weights_as_printed(tmp_path):
+    # The printed weights sum to 99.9% (9.3% for each of the last three domains). Unrounded thirds of 28% would
+    # add (0.28/3 - 0.093) x (X_crime + X_barriers + X_living) to every score: 0.000333 x 107.8 = 0.036 for
+    # E01006087 (Barriers rank 3012), far outside the published 3 decimals. So rescale: false, as printed.
+    text = (EXAMPLES / "imd_ranks.yaml").read_text(encoding="utf-8")
+    thirds = text.replace("crime: 0.093, barriers: 0.093", "crime: 0.0933333333, barriers: 0.0933333333")
+    thirds = thirds.replace("living_environment: 0.093}", "living_environment: 0.0933333333}")
+    assert thirds.count("0.0933333333") == 3
+    (tmp_path / "imd_thirds.yaml").write_text(thirds, encoding="utf-8")
+    frame = pd.read_csv(EXAMPLES / "imd_2019_trafford.csv")
+    out = compute_index(frame, load_spec(tmp_path / "imd_thirds.yaml")).set_index("lsoa")
+    difference = out["imd"] - frame.set_index("lsoa")["imd_score_published"]
+    assert difference.loc["E01006087"] == pytest.approx(0.036, abs=0.001)
+    assert (difference.abs() > 0.0005).sum() == 10
 
 
 def test_city_spec_keeps_working_for_the_pipeline():
