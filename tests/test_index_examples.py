@@ -131,7 +131,8 @@ def test_imd_reproduces_published_iod2019_scores():
     published = frame.set_index("lsoa")
     assert len(out) == 10
     # e.g. E01006074 (Trafford 025A): income rank 10248 -> R = (32845 - 10248)/32844 = 0.688010,
-    # X = -23 ln(1 - 0.688010 (1 - e^(-100/23))) = 26.14315 (File 9 publishes 26.143); the weighted sum of the seven X is 19.53365 -> 19.534
+    # X = -23 ln(1 - 0.688010 (1 - e^(-100/23))) = 26.14315 (File 9 publishes 26.143);
+    # the weighted sum of the seven X is 19.53365 -> 19.534
     k = 1 - math.exp(-100 / 23)
     assert -23 * math.log(1 - (32845 - 10248) / 32844 * k) == pytest.approx(26.14315, abs=5e-6)
     difference = (out["imd"] - published["imd_score_published"]).abs()
