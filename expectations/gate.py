@@ -52,8 +52,12 @@ def _context_at(root: Path):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from expectations.data_docs import configure
+
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
+    if configure(context):  # a new project, or one made by an older version: its config is read when opened
+        context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs are not terminals
     return context
 
