@@ -178,8 +178,8 @@ def our_ingest(csv_path: Path, db_path: Path, areas: pd.DataFrame, end: datetime
         result, stage_wall, stage_cpu = timed(stage_readings, con, city_name=CITY, quality=QUALITY,
                                               interval_start=START, interval_end=end)
         # The floor of this layout: only writing the two tables again, as they are (no parsing, no checks).
-        _, copy_wall, copy_cpu = timed(con.execute, "CREATE TABLE raw.copy AS SELECT * FROM raw.sensor_readings; "
-                                       "CREATE TABLE staging.copy AS SELECT * FROM staging.sensor_readings")
+        _, copy_wall, copy_cpu = timed(con.execute, "CREATE TABLE raw.copy AS SELECT * FROM raw.sensor_reading_rows; "
+                                       "CREATE TABLE staging.copy AS SELECT * FROM staging.sensor_reading_values")
     finally:
         con.close()
     return result, [land_wall, land_cpu, stage_wall, stage_cpu, copy_wall, copy_cpu]

@@ -16,6 +16,13 @@ Only readings whose `observed_at` falls in [interval_start, interval_end) are ke
 one day keeps that day's readings. A reading whose `observed_at` is missing or unreadable cannot be placed in time:
 it is kept in every interval loaded from its file, so staging reports it (rejected) instead of it vanishing.
 
+How it is stored: the readings in `raw.sensor_reading_rows` (`_load`, `_row` and the five fields as text), the
+lineage of each load once in `raw.sensor_loads` (`load_id`, `city`, `_source`, `_delivery`, `_sha256`,
+`_loaded_for`, `rows`), and `raw.sensor_readings` is the view that joins them, with the columns above. Writing the
+five lineage texts on each of ten million readings cost as much as reading the file (benchmarks/README.md,
+"Ingest"); an integer per reading costs nothing. `load_id` is a hash of (city, source, partition), so reloading
+an interval gives the same ids and the same tables.
+
 `_row` is the `rowid` (plus one) of a temporary table the file is first read into: DuckDB keeps the order of a
 single-file scan in a `CREATE TABLE ... AS` while `preserve_insertion_order` is on (its default, which the load
 makes sure of), and a fresh table's `rowid` numbers its rows in that order (DuckDB's "Order Preservation" page).
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,20 +47,47 @@ from sources.files import SNIFF_CHARS, DeliveryError, delivery_format, detect_de
 
 READING_FIELDS = ("sensor_id", "parameter", "unit", "observed_at", "value")
 
-RAW_DDL = """
-CREATE TABLE IF NOT EXISTS raw.sensor_readings (
-    city VARCHAR,
-    _row BIGINT,
-    sensor_id VARCHAR,
-    parameter VARCHAR,
-    unit VARCHAR,
-    observed_at VARCHAR,
-    value VARCHAR,
-    _source VARCHAR,
-    _delivery VARCHAR,
-    _sha256 VARCHAR,
-    _loaded_for VARCHAR
-)"""
+RAW_DDL = [
+    """CREATE TABLE IF NOT EXISTS raw.sensor_loads (
+        load_id UBIGINT NOT NULL,     -- hash(city, _source, _loaded_for): the same for every reload
+        city VARCHAR NOT NULL,
+        _source VARCHAR NOT NULL,
+        _delivery VARCHAR,
+        _sha256 VARCHAR,
+        _loaded_for VARCHAR NOT NULL,
+        rows BIGINT
+    )""",
+    """CREATE TABLE IF NOT EXISTS raw.sensor_reading_rows (
+        _load UBIGINT NOT NULL,       -- raw.sensor_loads.load_id
+        _row BIGINT,
+        sensor_id VARCHAR,
+        parameter VARCHAR,
+        unit VARCHAR,
+        observed_at VARCHAR,
+        value VARCHAR
+    )""",
+    """CREATE VIEW IF NOT EXISTS raw.sensor_readings AS
+        SELECT l.city, r._row, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value,
+               l._source, l._delivery, l._sha256, l._loaded_for
+        FROM raw.sensor_reading_rows r JOIN raw.sensor_loads l ON l.load_id = r._load""",
+]
+
+
+def create_raw_tables(con) -> None:
+    """The raw sensor tables and their view (a database from before the split is refused, with what to do)."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' "
+                       "AND table_name = 'sensor_readings'").fetchall()
+    if kind and kind[0][0] != "VIEW":
+        raise RuntimeError("raw.sensor_readings is a table of the old layout (lineage on every reading): "
+                           "run `DROP TABLE raw.sensor_readings` in the working database and land the readings "
+                           "again (bienestar run, or the ingest_sensors DAG)")
+    for ddl in RAW_DDL:
+        con.execute(ddl)
+
+
+def load_id(con, city: str, source: str, key: str) -> int:
+    """The id of the load of (city, source, partition): a 64-bit hash, the same on every reload."""
+    return int(con.execute("SELECT hash(?, ?, ?)", [city, source, key]).fetchone()[0])
 
 
 def observed_at_sql(column: str) -> str:
@@ -181,14 +216,17 @@ def land_readings(
         SELECT {fields}, _observed >= $start AND _observed < $end AS _in_interval
         FROM (SELECT {fields}, coalesce({stamp}, $start) AS _observed FROM {_reader(path, kind)})"""
     insert = f"""
-        INSERT INTO raw.sensor_readings BY NAME
-        SELECT $city AS city, rowid + 1 AS _row, {fields}, $source AS _source, $delivery AS _delivery,
-               $sha256 AS _sha256, $key AS _loaded_for
-        FROM _sensor_delivery WHERE _in_interval"""
-    params = {"city": city, "source": source, "delivery": delivery or path.name, "sha256": file_sha256(path),
-              "key": key}
-    con.execute(RAW_DDL)
-    with utc_session(con):
+        INSERT INTO raw.sensor_reading_rows BY NAME
+        SELECT $load AS _load, rowid + 1 AS _row, {fields} FROM _sensor_delivery WHERE _in_interval"""
+    create_raw_tables(con)
+    load = load_id(con, city, source, key)
+    clash = con.execute("SELECT city, _source, _loaded_for FROM raw.sensor_loads WHERE load_id = ? "
+                        "AND (city, _source, _loaded_for) <> (?, ?, ?)", [load, city, source, key]).fetchall()
+    if clash:  # two of 2^64; never seen, but it would mix two loads silently
+        raise RuntimeError(f"load id {load} of {city} {source} {key} is already used by {clash[0]}")
+    # The file's hash is worked out on a thread while DuckDB reads it (hashlib and DuckDB both release the GIL).
+    with utc_session(con), ThreadPoolExecutor(max_workers=1) as hashing:
+        sha256 = hashing.submit(file_sha256, path)
         try:
             # Read in parallel into a temporary table whose rowid is the file order (insertion order preserved),
             # outside the transaction: rows written inside one carry provisional rowids until it commits.
@@ -198,9 +236,11 @@ def land_readings(
                 raise DeliveryError(f"{path}: cannot be read as {kind}: {exc}. Nothing was loaded from it.") from exc
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute("DELETE FROM raw.sensor_readings WHERE city = ? AND _source = ? AND _loaded_for = ?",
-                            [city, source, key])
-                count = con.execute(insert, params).fetchone()[0]
+                con.execute("DELETE FROM raw.sensor_reading_rows WHERE _load = ?", [load])
+                con.execute("DELETE FROM raw.sensor_loads WHERE load_id = ?", [load])
+                count = con.execute(insert, {"load": load}).fetchone()[0]
+                con.execute("INSERT INTO raw.sensor_loads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [load, city, source, delivery or path.name, sha256.result(), key, count])
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")

@@ -28,11 +28,18 @@ The staging rows and their quarantine (`audit.quarantine`, stage `staging`, sour
 are replaced together in one transaction. The rows replaced are the interval's partition and any staged reading
 in the interval's time range (whatever interval staged it), so overlapping intervals never duplicate a reading.
 
-How it stays fast at tens of millions of readings: sensor and parameter become one integer series id (stations x
-configured parameters), so the one window pass sorts fixed-width keys; a run of `stuck_hours` is found with
-`lag`/`lead` up to `stuck_hours - 1` in that same pass (no nested windows), and so are repeated readings (only
-the series that have some are flagged again without them); the delivered text is read back from raw only for the
-readings that go to quarantine. benchmarks/README.md ("Ingest") has the figures.
+How it is stored: `staging.sensor_reading_values` holds each reading narrow (series id, time, value, flag code,
+batch and delivery numbers, row); `staging.sensor_series` the sensor, parameter, unit and area of each series id,
+`staging.sensor_batches` the partition and delivery names of each batch, and the view `staging.sensor_readings`
+joins them into the columns every reader uses (city, partition, sensor_id, area_id, parameter, unit, observed_at,
+value, flag, _delivery, _row). Writing sensor, area, parameter, unit, flag and the constant city, partition and
+delivery as text on every reading cost more than the rest of the write.
+
+How it stays fast at tens of millions of readings: the series id is an integer, so the one window pass sorts
+fixed-width keys; that pass marks the readings equal to a neighbour, and runs of `stuck_hours` are numbered among
+those only (about 1%); repeated readings are found in the same pass (only the series that have some are flagged
+again without them); the delivered text is read back from raw only for the readings that go to quarantine.
+benchmarks/README.md ("Ingest") has the figures.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bienestar import warehouse
-from sources.sensor_deliveries import observed_at_sql, partition_key, utc_naive, utc_session
+from sources.sensor_deliveries import create_raw_tables, observed_at_sql, partition_key, utc_naive, utc_session
 
 CANONICAL_UNITS = {"pm25": "ug/m3", "pm10": "ug/m3", "no2": "ug/m3", "noise": "dBA"}
 # Spellings accepted for each canonical unit, with the factor to it. "µ" is written with the micro sign (U+00B5)
@@ -55,22 +62,44 @@ UNIT_ALIASES = {
 DEFAULT_LOOKBACK_HOURS = 48
 FLAGS = ("ok", "missing", "out_of_range", "stuck", "spike")  # position = the code used inside the SQL
 
-STAGING_DDL = """
-CREATE TABLE IF NOT EXISTS staging.sensor_readings (
-    city VARCHAR NOT NULL,
-    "partition" VARCHAR NOT NULL,    -- the data interval that staged the reading: YYYY-MM-DD, YYYY-MM or start/end
-    sensor_id VARCHAR NOT NULL,
-    area_id VARCHAR,                 -- the station's smallest area (NULL when the station is outside the city)
-    parameter VARCHAR NOT NULL,
-    unit VARCHAR NOT NULL,           -- the canonical unit of the parameter
-    observed_at TIMESTAMP NOT NULL,  -- UTC
-    value DOUBLE,                    -- in `unit`; NULL when missing
-    flag VARCHAR NOT NULL,           -- ok | missing | out_of_range | stuck | spike
-    _delivery VARCHAR,
-    _row BIGINT
-)"""
+FLAG_LIST = "[" + ", ".join(f"'{flag}'" for flag in FLAGS) + "]"
 
-TEMP_TABLES = ("_sr_units", "_sr_stations", "_sr_pairs", "_sr_deliveries", "_sr_batch", "_sr_duplicates",
+# The readings are stored narrow (integers, a timestamp, a number) and read through the view
+# staging.sensor_readings, which has the columns every reader uses; see "How it is stored" above.
+STAGING_DDL = [
+    """CREATE TABLE IF NOT EXISTS staging.sensor_series (
+        series_id INTEGER NOT NULL,      -- numbered in order of first staging, never reused
+        city VARCHAR NOT NULL,
+        sensor_id VARCHAR NOT NULL,
+        area_id VARCHAR,                 -- the station's smallest area (NULL when the station is outside the city)
+        parameter VARCHAR NOT NULL,
+        unit VARCHAR NOT NULL            -- the canonical unit of the parameter
+    )""",
+    """CREATE TABLE IF NOT EXISTS staging.sensor_batches (
+        batch_id UBIGINT NOT NULL,       -- hash(city, "partition")
+        city VARCHAR NOT NULL,
+        "partition" VARCHAR NOT NULL,    -- the data interval that staged the readings: YYYY-MM-DD, YYYY-MM, start/end
+        delivery_id INTEGER NOT NULL,    -- one row per delivery of the batch, numbered by name
+        _delivery VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS staging.sensor_reading_values (
+        _batch UBIGINT NOT NULL,         -- staging.sensor_batches.batch_id
+        series_id INTEGER NOT NULL,      -- staging.sensor_series.series_id
+        observed_at TIMESTAMP NOT NULL,  -- UTC
+        value DOUBLE,                    -- in the series' unit; NULL when missing
+        flag UTINYINT NOT NULL,          -- position in FLAGS
+        _delivery_id INTEGER NOT NULL,   -- staging.sensor_batches.delivery_id
+        _row BIGINT
+    )""",
+    f"""CREATE VIEW IF NOT EXISTS staging.sensor_readings AS
+        SELECT s.city, b."partition", s.sensor_id, s.area_id, s.parameter, s.unit, v.observed_at, v.value,
+               {FLAG_LIST}[v.flag + 1] AS flag, b._delivery, v._row
+        FROM staging.sensor_reading_values v
+        JOIN staging.sensor_series s USING (series_id)
+        JOIN staging.sensor_batches b ON b.batch_id = v._batch AND b.delivery_id = v._delivery_id""",
+]
+
+TEMP_TABLES = ("_sr_units", "_sr_stations", "_sr_wanted", "_sr_pairs", "_sr_deliveries", "_sr_batch", "_sr_duplicates",
                "_sr_repeated", "_sr_flagged", "_sr_gaps", "_sr_texts")
 KEPT = "(reading kept, flagged, not used)"
 
@@ -111,7 +140,8 @@ def _values(rows: list[tuple]) -> str:
 
 
 def _create_lookups(con, *, city_name: str, key: str, rules: ReadingRules) -> None:
-    """Small tables: accepted units, stations, one integer id per station x parameter, deliveries of the batch."""
+    """Small tables: accepted units, stations, their series (one integer id per station x parameter, kept in
+    staging.sensor_series), deliveries of the batch."""
     units = [(p, alias, factor) for p in rules.valid_range
              for alias, factor in UNIT_ALIASES[CANONICAL_UNITS[p]].items()]
     con.execute("CREATE OR REPLACE TEMP TABLE _sr_units (parameter VARCHAR, unit VARCHAR, factor DOUBLE)")
@@ -120,29 +150,40 @@ def _create_lookups(con, *, city_name: str, key: str, rules: ReadingRules) -> No
                    SELECT sensor_id, min(area_id) AS area_id FROM staging.sensor_stations
                    WHERE city = ? AND sensor_id IS NOT NULL GROUP BY sensor_id""", [city_name])
     params = [(p, CANONICAL_UNITS[p], low, high) for p, (low, high) in rules.valid_range.items()]
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _sr_pairs AS
-                    SELECT CAST(row_number() OVER (ORDER BY s.sensor_id, p.parameter) AS INTEGER) AS pair_id,
-                           s.sensor_id, s.area_id, p.parameter, p.unit, p.low, p.high
-                    FROM _sr_stations s
-                    CROSS JOIN (VALUES {_values(params)}) p(parameter, unit, low, high)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _sr_wanted AS
+                    SELECT s.sensor_id, s.area_id, p.parameter, p.unit, p.low, p.high
+                    FROM _sr_stations s CROSS JOIN (VALUES {_values(params)}) p(parameter, unit, low, high)""")
+    # A station x parameter (in its area) keeps its series id from the first time it was staged.
+    con.execute("""INSERT INTO staging.sensor_series
+                   SELECT (SELECT coalesce(max(series_id), 0) FROM staging.sensor_series)
+                              + CAST(row_number() OVER (ORDER BY w.sensor_id, w.parameter) AS INTEGER),
+                          $city, w.sensor_id, w.area_id, w.parameter, w.unit
+                   FROM _sr_wanted w
+                   ANTI JOIN (SELECT * FROM staging.sensor_series WHERE city = $city) s
+                     ON s.sensor_id = w.sensor_id AND s.parameter = w.parameter
+                    AND s.area_id IS NOT DISTINCT FROM w.area_id""", {"city": city_name})
+    con.execute("""CREATE OR REPLACE TEMP TABLE _sr_pairs AS
+                   SELECT s.series_id AS pair_id, w.* FROM _sr_wanted w
+                   JOIN staging.sensor_series s ON s.city = ? AND s.sensor_id = w.sensor_id
+                    AND s.parameter = w.parameter AND s.area_id IS NOT DISTINCT FROM w.area_id""", [city_name])
     # Numbered in (_delivery, _source) order, so (delivery_id, _row) orders readings as the duplicate rule says.
     con.execute("""CREATE OR REPLACE TEMP TABLE _sr_deliveries AS
                    SELECT CAST(row_number() OVER (ORDER BY _delivery, _source) AS INTEGER) AS delivery_id,
-                          _source, _delivery
-                   FROM (SELECT DISTINCT _source, _delivery FROM raw.sensor_readings
-                         WHERE city = ? AND _loaded_for = ?)""", [city_name, key])
+                          load_id, _source, _delivery
+                   FROM raw.sensor_loads WHERE city = ? AND _loaded_for = ?""", [city_name, key])
 
 
-def _create_batch(con, *, city_name: str, key: str, start: datetime, end: datetime) -> None:
+def _create_batch(con, *, start: datetime, end: datetime) -> None:
     """The interval's raw readings typed, with their series id and a reject code (NULL when the reading is kept).
 
     Codes: 1 no observed_at, 2 unreadable observed_at, 3 outside the interval, 4 unknown sensor or parameter,
     5 no unit, 6 an unknown unit (which stops the batch).
     """
     # One delivery (the usual case) needs no join to number it: ~15% of this step on 10 million readings.
-    single = con.execute("SELECT count(*) FROM _sr_deliveries").fetchone()[0] <= 1
-    delivery_id = "1" if single else "d.delivery_id"
-    deliveries = "" if single else "JOIN _sr_deliveries d ON d._source = r._source AND d._delivery = r._delivery"
+    loads = [row[0] for row in con.execute("SELECT load_id FROM _sr_deliveries").fetchall()]
+    reader = (f"SELECT 1 AS delivery_id, r.* FROM raw.sensor_reading_rows r WHERE r._load = {loads[0] if loads else 0}"
+              if len(loads) <= 1 else
+              "SELECT d.delivery_id, r.* FROM raw.sensor_reading_rows r JOIN _sr_deliveries d ON d.load_id = r._load")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _sr_batch AS
         SELECT delivery_id, _row, pair_id, observed_at,
@@ -154,13 +195,12 @@ def _create_batch(con, *, city_name: str, key: str, start: datetime, end: dateti
                          WHEN unit IS NULL THEN 5
                          WHEN factor IS NULL THEN 6 END AS TINYINT) AS reject
         FROM (
-            SELECT {delivery_id} AS delivery_id, r._row, p.pair_id, r.unit, u.factor, r.observed_at AS observed_text,
+            SELECT r.delivery_id, r._row, p.pair_id, r.unit, u.factor, r.observed_at AS observed_text,
                    {observed_at_sql('r.observed_at')} AS observed_at, TRY_CAST(r.value AS DOUBLE) AS number
-            FROM raw.sensor_readings r {deliveries}
+            FROM ({reader}) r
             LEFT JOIN _sr_pairs p ON p.sensor_id = r.sensor_id AND p.parameter = r.parameter
-            LEFT JOIN _sr_units u ON u.parameter = r.parameter AND u.unit = r.unit
-            WHERE r.city = $city AND r._loaded_for = $key)""",
-                {"city": city_name, "key": key, "start": start, "end": end})
+            LEFT JOIN _sr_units u ON u.parameter = r.parameter AND u.unit = r.unit)""",
+                {"start": start, "end": end})
 
 
 def _check_units(con, *, city_name: str, key: str) -> None:
@@ -180,14 +220,13 @@ def _check_units(con, *, city_name: str, key: str) -> None:
                      "unit with its factor to transforms.sensor_readings.UNIT_ALIASES.")
 
 
-def _stuck_sql(k: int) -> str:
-    """A run of at least k equal values through this reading: the equal neighbours before plus after reach k - 1."""
-    def side(prefix: str) -> str:
-        if k == 1:
-            return "0"
-        steps = " ".join(f"WHEN {prefix}{t} IS DISTINCT FROM value THEN {t - 1}" for t in range(1, k))
-        return f"(CASE {steps} ELSE {k - 1} END)"
-    return f"{side('before_')} + {side('after_')} >= {k - 1}"
+# The readings staged in the lookback before the interval, with the series id of today's station x parameter.
+STAGED_BEFORE = """
+    SELECT p.pair_id, v.observed_at, v.value
+    FROM staging.sensor_reading_values v
+    JOIN staging.sensor_series s USING (series_id)
+    JOIN _sr_pairs p ON p.sensor_id = s.sensor_id AND p.parameter = s.parameter
+    WHERE s.city = $city AND v.observed_at >= $context_start AND v.observed_at < $start"""
 
 
 def _flag_sql(rules: ReadingRules, *, repeated_only: bool) -> str:
@@ -195,11 +234,11 @@ def _flag_sql(rules: ReadingRules, *, repeated_only: bool) -> str:
 
     One window pass per series, ordered by time and then (delivery, row), so a later copy of a reading sits right
     after the first and is marked `later_copy`. `repeated_only`: only the series that have copies, without them
-    (their flags are worked out again once the copies are known).
+    (their flags are worked out again once the copies are known). Stuck runs are found afterwards (`_flag_stuck`)
+    among the readings equal to a neighbour, which this pass marks (`same_before`, `same_after`) and keeps, from
+    the lookback too; the lookback rows are dropped once that is done.
     """
-    k = rules.stuck_hours
-    neighbours = "".join(f", lag(value, {t}) OVER w AS before_{t}, lead(value, {t}) OVER w AS after_{t}"
-                         for t in range(1, k))
+    stuck_always = "WHEN n.value IS NOT NULL THEN 3" if rules.stuck_hours <= 1 else ""  # a run of one is any value
     copies = "ANTI JOIN _sr_duplicates d USING (delivery_id, _row)" if repeated_only else ""
     only = "AND pair_id IN (SELECT pair_id FROM _sr_repeated)" if repeated_only else ""
     return f"""
@@ -208,20 +247,21 @@ def _flag_sql(rules: ReadingRules, *, repeated_only: bool) -> str:
             FROM _sr_batch b {copies}
             WHERE b.reject IS NULL {only}
             UNION ALL
-            SELECT p.pair_id, s.observed_at, s.value, NULL, NULL, FALSE
-            FROM staging.sensor_readings s JOIN _sr_pairs p USING (sensor_id, parameter)
-            WHERE s.city = $city AND s.observed_at >= $context_start AND s.observed_at < $start {only}
+            SELECT pair_id, observed_at, value, NULL, NULL, FALSE FROM ({STAGED_BEFORE}) WHERE TRUE {only}
         ), medians AS (
             SELECT pair_id, median(value) AS median FROM series GROUP BY pair_id
         ), neighbours AS (
-            SELECT *{neighbours}, lag(observed_at) OVER w AS previous_at, lead(observed_at) OVER w AS next_at
+            SELECT *, value IS NOT DISTINCT FROM lag(value) OVER w AS same_before,
+                   value IS NOT DISTINCT FROM lead(value) OVER w AS same_after,
+                   lag(observed_at) OVER w AS previous_at, lead(observed_at) OVER w AS next_at
             FROM series
             WINDOW w AS (PARTITION BY pair_id ORDER BY observed_at, delivery_id, _row)
         )
-        SELECT n.pair_id, n.observed_at, n.value, n.delivery_id, n._row, m.median,
+        SELECT n.pair_id, n.observed_at, n.value, n.delivery_id, n._row, n.in_batch, n.same_before, n.same_after,
+               m.median,
                CAST(CASE WHEN n.value IS NULL THEN 1
                          WHEN n.value < p.low OR n.value > p.high THEN 2
-                         WHEN {_stuck_sql(k)} THEN 3
+                         {stuck_always}
                          WHEN n.value > {rules.spike_factor!r} * m.median AND n.value > p.high / 10 THEN 4
                          ELSE 0 END AS TINYINT) AS flag,
                n.previous_at IS NOT DISTINCT FROM n.observed_at AS later_copy,
@@ -233,7 +273,30 @@ def _flag_sql(rules: ReadingRules, *, repeated_only: bool) -> str:
                CASE WHEN n.next_at IS NULL THEN date_diff('hour', date_trunc('hour', n.observed_at), $end_hour) - 1
                     END AS hours_missing_after
         FROM neighbours n JOIN _sr_pairs p USING (pair_id) JOIN medians m USING (pair_id)
-        WHERE n.in_batch"""
+        WHERE n.in_batch OR n.same_before OR n.same_after"""
+
+
+def _flag_stuck(con, *, rules: ReadingRules) -> None:
+    """Flag `stuck` the usable or spiking readings of runs of `stuck_hours`+ equal values, then drop the lookback.
+
+    A run is a stretch of readings each equal to the one before, so all of its readings are equal to a neighbour:
+    the pass kept those (about 1% of readings), and among them, in series order, a reading not equal to the one
+    before starts a run. Numbering runs on that short list replaces the 2 x (stuck_hours - 1) lag/lead columns
+    the window pass over every reading needed before (1.5 s of 4.5 s on 10 million readings).
+    """
+    con.execute(f"""
+        UPDATE _sr_flagged SET flag = 3 FROM (
+            SELECT pair_id, delivery_id, _row FROM (
+                SELECT *, count(*) OVER (PARTITION BY pair_id, run) AS run_length FROM (
+                    SELECT pair_id, delivery_id, _row, in_batch,
+                           sum(CASE WHEN same_before THEN 0 ELSE 1 END) OVER (
+                               PARTITION BY pair_id ORDER BY observed_at, delivery_id, _row ROWS UNBOUNDED PRECEDING)
+                               AS run
+                    FROM _sr_flagged WHERE same_before OR same_after))
+            WHERE in_batch AND run_length >= {rules.stuck_hours}) s
+        WHERE _sr_flagged.pair_id = s.pair_id AND _sr_flagged.delivery_id = s.delivery_id
+          AND _sr_flagged._row = s._row AND _sr_flagged.flag IN (0, 4)""")
+    con.execute("DELETE FROM _sr_flagged WHERE NOT in_batch")
 
 
 def _flag(con, *, params: dict, rules: ReadingRules) -> None:
@@ -260,6 +323,7 @@ def _flag(con, *, params: dict, rules: ReadingRules) -> None:
     if con.execute("SELECT count(*) FROM _sr_repeated").fetchone()[0]:
         con.execute("DELETE FROM _sr_flagged WHERE pair_id IN (SELECT pair_id FROM _sr_repeated)")
         con.execute(f"INSERT INTO _sr_flagged {_flag_sql(rules, repeated_only=True)}", params)
+    _flag_stuck(con, rules=rules)
 
 
 def _find_gaps(con, *, params: dict, rules: ReadingRules) -> None:
@@ -275,14 +339,13 @@ def _find_gaps(con, *, params: dict, rules: ReadingRules) -> None:
             FROM _sr_flagged WHERE hours_missing_after >= {rules.gap_hours}
             UNION ALL
             -- series read in the lookback and not once in the interval
-            SELECT DISTINCT p.pair_id, CAST($start_hour AS TIMESTAMP), date_diff('hour', $start_hour, $end_hour)
-            FROM staging.sensor_readings s JOIN _sr_pairs p USING (sensor_id, parameter)
-            WHERE s.city = $city AND s.observed_at >= $context_start AND s.observed_at < $start
-              AND p.pair_id NOT IN (SELECT pair_id FROM _sr_flagged)
+            SELECT DISTINCT pair_id, CAST($start_hour AS TIMESTAMP), date_diff('hour', $start_hour, $end_hour)
+            FROM ({STAGED_BEFORE})
+            WHERE pair_id NOT IN (SELECT pair_id FROM _sr_flagged)
               AND date_diff('hour', $start_hour, $end_hour) >= {rules.gap_hours})""", params)
 
 
-def _collect_texts(con, *, city_name: str, key: str) -> None:
+def _collect_texts(con) -> None:
     """The delivered text of the readings that go to quarantine (and of the copies their duplicates repeat)."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _sr_texts AS
@@ -292,11 +355,10 @@ def _collect_texts(con, *, city_name: str, key: str) -> None:
             UNION SELECT first_delivery_id, first_row FROM _sr_duplicates
             UNION SELECT delivery_id, _row FROM _sr_flagged WHERE flag <> 0
         )
-        SELECT d.delivery_id, r._row, r._delivery, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value
-        FROM raw.sensor_readings r
-        JOIN _sr_deliveries d ON d._source = r._source AND d._delivery = r._delivery
-        SEMI JOIN listed l ON l.delivery_id = d.delivery_id AND l._row = r._row
-        WHERE r.city = ? AND r._loaded_for = ?""", [city_name, key])
+        SELECT d.delivery_id, r._row, d._delivery, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value
+        FROM raw.sensor_reading_rows r
+        JOIN _sr_deliveries d ON d.load_id = r._load
+        SEMI JOIN listed l ON l.delivery_id = d.delivery_id AND l._row = r._row""")
 
 
 def _quarantine_sql(*, key: str, rules: ReadingRules) -> str:
@@ -351,11 +413,16 @@ def _quarantine_sql(*, key: str, rules: ReadingRules) -> str:
         FROM _sr_gaps g JOIN _sr_pairs p USING (pair_id)"""
 
 
-def _check_layout(con) -> None:
-    columns = {row[0] for row in con.execute("DESCRIBE staging.sensor_readings").fetchall()}
-    if "partition" not in columns:
-        raise RuntimeError("staging.sensor_readings has the old layout (a `month` column, from transforms.sensors): "
-                           "drop the table and stage the sensor readings again")
+def create_staging_tables(con) -> None:
+    """The staging sensor tables and their view (a database from before the split is refused, with what to do)."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'staging' "
+                       "AND table_name = 'sensor_readings'").fetchall()
+    if kind and kind[0][0] != "VIEW":
+        raise RuntimeError("staging.sensor_readings is a table of an old layout: run `DROP TABLE "
+                           "staging.sensor_readings` in the working database and stage the sensor readings again")
+    create_raw_tables(con)  # read by the staging steps
+    for ddl in STAGING_DDL:
+        con.execute(ddl)
 
 
 def stage_readings(con, *, city_name: str, quality: dict, interval_start: object, interval_end: object) -> dict:
@@ -379,28 +446,29 @@ def stage_readings(con, *, city_name: str, quality: dict, interval_start: object
     source = f"sensors/readings/{key}"
     if not warehouse.table_exists(con, "staging.sensor_stations"):
         raise RuntimeError(f"no staging.sensor_stations for {city_name!r}: stage the stations before the readings")
-    con.execute(STAGING_DDL)
+    create_staging_tables(con)
     con.execute(warehouse.AUDIT_DDL)
-    _check_layout(con)
+    batch = int(con.execute("SELECT hash(?, ?)", [city_name, key]).fetchone()[0])
     with utc_session(con):
         con.execute("BEGIN TRANSACTION")
         try:
             _create_lookups(con, city_name=city_name, key=key, rules=rules)
-            _create_batch(con, city_name=city_name, key=key, start=start, end=end)
+            _create_batch(con, start=start, end=end)
             _check_units(con, city_name=city_name, key=key)
             _flag(con, params=params, rules=rules)
             _find_gaps(con, params=params, rules=rules)
-            _collect_texts(con, city_name=city_name, key=key)
-            con.execute("""DELETE FROM staging.sensor_readings WHERE city = $city
-                           AND ("partition" = $key OR (observed_at >= $start AND observed_at < $end))""",
-                        {"city": city_name, "key": key, "start": start, "end": end})
-            flags = "[" + ", ".join(_literal(f) for f in FLAGS) + "]"
-            con.execute(f"""
-                INSERT INTO staging.sensor_readings BY NAME
-                SELECT $city AS city, $key AS "partition", p.sensor_id, p.area_id, p.parameter, p.unit,
-                       f.observed_at, f.value, {flags}[f.flag + 1] AS flag, d._delivery, f._row
-                FROM _sr_flagged f JOIN _sr_pairs p USING (pair_id) JOIN _sr_deliveries d USING (delivery_id)""",
-                        {"city": city_name, "key": key})
+            _collect_texts(con)
+            con.execute("""DELETE FROM staging.sensor_reading_values WHERE _batch = $batch
+                           OR (observed_at >= $start AND observed_at < $end
+                               AND series_id IN (SELECT series_id FROM staging.sensor_series WHERE city = $city))""",
+                        {"city": city_name, "batch": batch, "start": start, "end": end})
+            con.execute("DELETE FROM staging.sensor_batches WHERE batch_id = ?", [batch])
+            con.execute("INSERT INTO staging.sensor_batches SELECT ?, ?, ?, delivery_id, _delivery "
+                        "FROM _sr_deliveries", [batch, city_name, key])
+            con.execute("""
+                INSERT INTO staging.sensor_reading_values
+                SELECT $batch, pair_id, observed_at, value, CAST(flag AS UTINYINT), delivery_id, _row
+                FROM _sr_flagged""", {"batch": batch})
             con.execute("DELETE FROM audit.quarantine WHERE city = ? AND stage = 'staging' AND source = ?",
                         [city_name, source])
             con.execute(f"""INSERT INTO audit.quarantine BY NAME
