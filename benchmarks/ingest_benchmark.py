@@ -7,8 +7,8 @@ It writes a synthetic delivery (400 sensors x 4 parameters, hourly, with planted
   (b) our ingest: `sources.sensor_deliveries.land_readings` (raw, with lineage) then
       `transforms.sensor_readings.stage_readings` (typed, units normalised, station areas, flags, duplicates,
       gaps, quarantine) into a fresh database file, and checks the flags and rejections against the planted faults;
-  (c) the ratio (b) / (a), and the floor of the layout: the time to write the raw and staging tables again as
-      they are, with nothing parsed or checked;
+  (c) the ratio (b) / (a), and the floor of the layout: the time to write the raw archive and the staging table
+      again as they are, with nothing parsed or checked;
   (d) point-in-area for 10 million points over the sample city's zones: `transforms.point_index` (grid) and
       `transforms.areas.place_points` (STRtree), which must give the same answers.
 
@@ -129,6 +129,7 @@ def write_delivery(path: Path, rows: int) -> dict:
 def fresh_database(path: Path):
     for leftover in (path, path.with_name(path.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    shutil.rmtree(path.with_suffix(".deliveries"), ignore_errors=True)  # the raw archive of the sensor deliveries
     con = warehouse.connect(path)
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     return con
@@ -177,8 +178,10 @@ def our_ingest(csv_path: Path, db_path: Path, areas: pd.DataFrame, end: datetime
                                        interval_start=START, interval_end=end)
         result, stage_wall, stage_cpu = timed(stage_readings, con, city_name=CITY, quality=QUALITY,
                                               interval_start=START, interval_end=end)
-        # The floor of this layout: only writing the two tables again, as they are (no parsing, no checks).
-        _, copy_wall, copy_cpu = timed(con.execute, "CREATE TABLE raw.copy AS SELECT * FROM raw.sensor_reading_rows; "
+        # The floor of this layout: only writing the archive and staging again, as they are (no parsing, no checks).
+        archive = con.execute("SELECT archive FROM raw.sensor_loads").fetchone()[0]
+        _, copy_wall, copy_cpu = timed(con.execute, f"COPY (SELECT * FROM '{archive}') TO '{archive}.copy' "
+                                       "(FORMAT parquet, COMPRESSION lz4); "
                                        "CREATE TABLE staging.copy AS SELECT * FROM staging.sensor_reading_values")
     finally:
         con.close()
@@ -265,7 +268,8 @@ def main() -> int:
         ratio = ours_wall / best_plain[0]
         print(f"  (c) ratio (b) / (a)             x{ratio:.2f} wall, x{ours_cpu / best_plain[1]:.2f} CPU"
               f"   target within x3: {'met' if ratio <= 3 else 'not met'}")
-        print(f"      floor: rewriting raw + staging as they are {best_ours[4]:.2f} s wall (CPU {best_ours[5]:.1f} s)"
+        print(f"      floor: rewriting the raw archive + staging as they are {best_ours[4]:.2f} s wall "
+              f"(CPU {best_ours[5]:.1f} s)"
               f" = x{best_ours[4] / best_plain[0]:.2f} of (a), before any parsing or checking")
         rate = args.points / best_grid[0]
         print(f"point-in-area, {args.points:,} points over {len(areas)} zones ({inside:.0%} inside), "

@@ -1,8 +1,8 @@
 """Sensor-reading deliveries (CSV, or our JSON array of objects) into `raw.sensor_readings`, read by DuckDB itself.
 
 The file never passes through pandas: DuckDB's `read_csv` (every column as text) or `read_json` (`format='array'`,
-every field declared VARCHAR, so a number arrives as the digits delivered) feeds an `INSERT ... SELECT`. The columns
-and their meanings are those `sources.files.land` gives: the five delivered fields as text, plus
+every field declared VARCHAR, so a number arrives as the digits delivered) reads it. `raw.sensor_readings` has
+the columns `sources.files.land` gives: the five delivered fields as text, plus
 
     city         the city
     _source      the delivery family (e.g. `sensors/readings`)
@@ -12,28 +12,27 @@ and their meanings are those `sources.files.land` gives: the five delivered fiel
     _loaded_for  the partition key of the data interval loaded (`partition_key`): `YYYY-MM-DD` for a day,
                  `YYYY-MM` for a calendar month, `start/end` (ISO 8601) for any other interval
 
-Only readings whose `observed_at` falls in [interval_start, interval_end) are kept, so a monthly file loaded for
-one day keeps that day's readings. A reading whose `observed_at` is missing or unreadable cannot be placed in time:
-it is kept in every interval loaded from its file, so staging reports it (rejected) instead of it vanishing.
+Only readings whose `observed_at` falls in [interval_start, interval_end) belong to a load, so a monthly file
+loaded for one day shows that day's readings. A reading whose `observed_at` is missing or unreadable cannot be
+placed in time: it belongs to every interval loaded from its file, so staging reports it (rejected) instead of it
+vanishing.
 
-How it is stored: the readings in `raw.sensor_reading_rows` (`_load`, `_row` and the five fields as text), the
-lineage of each load once in `raw.sensor_loads` (`load_id`, `city`, `_source`, `_delivery`, `_sha256`,
-`_loaded_for`, `rows`), and `raw.sensor_readings` is the view that joins them, with the columns above. Writing the
-five lineage texts on each of ten million readings cost as much as reading the file (benchmarks/README.md,
-"Ingest"); an integer per reading costs nothing. `load_id` is a hash of (city, source, partition), so reloading
-an interval gives the same ids and the same tables.
-
-`_row` is the `rowid` (plus one) of a temporary table the file is first read into: DuckDB keeps the order of a
-single-file scan in a `CREATE TABLE ... AS` while `preserve_insertion_order` is on (its default, which the load
-makes sure of), and a fresh table's `rowid` numbers its rows in that order (DuckDB's "Order Preservation" page).
-DuckDB 2.0's CSV and JSON readers have no `file_row_number` option (only the Parquet reader has), and
-`row_number() OVER ()` straight on the reader, also order-preserving, runs the whole load on one thread: ~1.6x
-slower on 10 million rows here.
+How it is stored. Each delivered file is archived once, as received, in a Parquet file named by its SHA-256
+(`<database>.deliveries/<city>/<sha256>.parquet`, beside the database file): the five fields as text, in file
+order, so Parquet's `file_row_number` is the file's row. `raw.sensor_loads` records each load once (city, source,
+delivery, hash, partition, interval, archive, rows), and `raw.sensor_readings` is a view over the loads and
+their archives that keeps each load's interval. So a load writes the readings once, in one parallel pass at the
+speed of DuckDB's own `read_csv`, and the same file loaded for several intervals has one archive. (The
+readings used to be copied into a DuckDB table with the lineage on every row: two passes, because DuckDB 2.0's
+CSV and JSON readers have no `file_row_number`, and most of the time spent writing text; benchmarks/README.md,
+"Ingest".) `load_id` is a hash of (city, source, partition), so reloading an interval gives the same ids; an
+archive no load refers to any more is deleted.
 """
 
 from __future__ import annotations
 
 import calendar
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -47,42 +46,65 @@ from sources.files import SNIFF_CHARS, DeliveryError, delivery_format, detect_de
 
 READING_FIELDS = ("sensor_id", "parameter", "unit", "observed_at", "value")
 
-RAW_DDL = [
-    """CREATE TABLE IF NOT EXISTS raw.sensor_loads (
-        load_id UBIGINT NOT NULL,     -- hash(city, _source, _loaded_for): the same for every reload
-        city VARCHAR NOT NULL,
-        _source VARCHAR NOT NULL,
-        _delivery VARCHAR,
-        _sha256 VARCHAR,
-        _loaded_for VARCHAR NOT NULL,
-        rows BIGINT
-    )""",
-    """CREATE TABLE IF NOT EXISTS raw.sensor_reading_rows (
-        _load UBIGINT NOT NULL,       -- raw.sensor_loads.load_id
-        _row BIGINT,
-        sensor_id VARCHAR,
-        parameter VARCHAR,
-        unit VARCHAR,
-        observed_at VARCHAR,
-        value VARCHAR
-    )""",
-    """CREATE VIEW IF NOT EXISTS raw.sensor_readings AS
-        SELECT l.city, r._row, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value,
-               l._source, l._delivery, l._sha256, l._loaded_for
-        FROM raw.sensor_reading_rows r JOIN raw.sensor_loads l ON l.load_id = r._load""",
-]
+RAW_DDL = """
+CREATE TABLE IF NOT EXISTS raw.sensor_loads (
+    load_id UBIGINT NOT NULL,         -- hash(city, _source, _loaded_for): the same for every reload
+    city VARCHAR NOT NULL,
+    _source VARCHAR NOT NULL,
+    _delivery VARCHAR,
+    _sha256 VARCHAR NOT NULL,
+    _loaded_for VARCHAR NOT NULL,
+    interval_start TIMESTAMP NOT NULL,  -- UTC; the readings of the load are those observed in
+    interval_end TIMESTAMP NOT NULL,    -- [interval_start, interval_end), and those without a readable time
+    archive VARCHAR NOT NULL,         -- the Parquet copy of the delivery
+    rows BIGINT
+)"""
 
 
 def create_raw_tables(con) -> None:
-    """The raw sensor tables and their view (a database from before the split is refused, with what to do)."""
-    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' "
-                       "AND table_name = 'sensor_readings'").fetchall()
-    if kind and kind[0][0] != "VIEW":
-        raise RuntimeError("raw.sensor_readings is a table of the old layout (lineage on every reading): "
-                           "run `DROP TABLE raw.sensor_readings` in the working database and land the readings "
-                           "again (bienestar run, or the ingest_sensors DAG)")
-    for ddl in RAW_DDL:
-        con.execute(ddl)
+    """raw.sensor_loads (a database from before the archive layout is refused, with what to do)."""
+    kind = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'raw' "
+                            "AND table_name IN ('sensor_readings', 'sensor_reading_rows')").fetchall())
+    if kind.get("sensor_readings", "VIEW") != "VIEW" or "sensor_reading_rows" in kind:
+        raise RuntimeError("raw.sensor_readings is stored in an old layout: run `DROP TABLE IF EXISTS "
+                           "raw.sensor_readings; DROP TABLE IF EXISTS raw.sensor_reading_rows` (DROP VIEW for a "
+                           "view) in the working database and land the readings again (bienestar run, or the "
+                           "ingest_sensors DAG)")
+    con.execute(RAW_DDL)
+
+
+def archive_folder(con, city: str) -> Path:
+    """Where the database behind `con` archives a city's sensor deliveries: `<database>.deliveries/<city>/`."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    if not path:
+        raise RuntimeError("sensor deliveries are archived beside the database file: open a database file, "
+                           "not an in-memory database")
+    return Path(path).resolve().with_suffix(".deliveries") / city
+
+
+def readings_view_sql(archives: list[str]) -> str:
+    """The view raw.sensor_readings over the archived deliveries."""
+    if not archives:  # read_parquet needs a file: an empty view with the same columns
+        fields = ", ".join(f"NULL::VARCHAR AS {name}" for name in READING_FIELDS)
+        return f"""CREATE OR REPLACE VIEW raw.sensor_readings AS
+            SELECT l.city, NULL::BIGINT AS _row, {fields}, l._source, l._delivery, l._sha256, l._loaded_for
+            FROM raw.sensor_loads l WHERE FALSE"""
+    files = "[" + ", ".join(_literal(a) for a in archives) + "]"
+    stamp = observed_at_sql("r.observed_at")
+    return f"""CREATE OR REPLACE VIEW raw.sensor_readings AS
+        SELECT l.city, r._row, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value,
+               l._source, l._delivery, l._sha256, l._loaded_for
+        FROM raw.sensor_loads l
+        JOIN (SELECT filename AS archive, file_row_number + 1 AS _row, *
+              FROM read_parquet({files}, filename = true, file_row_number = true)) r USING (archive)
+        WHERE coalesce({stamp}, l.interval_start) >= l.interval_start
+          AND coalesce({stamp}, l.interval_start) < l.interval_end"""
+
+
+def archive_reader(archive: str, delivery_id: int | str = 1) -> str:
+    """SQL reading one archived delivery: `delivery_id`, `_row` and the five fields as delivered."""
+    return (f"SELECT {delivery_id} AS delivery_id, file_row_number + 1 AS _row, {', '.join(READING_FIELDS)} "
+            f"FROM read_parquet({_literal(archive)}, file_row_number = true)")
 
 
 def load_id(con, city: str, source: str, key: str) -> int:
@@ -90,15 +112,22 @@ def load_id(con, city: str, source: str, key: str) -> int:
     return int(con.execute("SELECT hash(?, ?, ?)", [city, source, key]).fetchone()[0])
 
 
-def observed_at_sql(column: str) -> str:
-    """SQL turning ISO 8601 text into a naive UTC TIMESTAMP (NULL when unreadable); valid inside `utc_session`.
+# A time of day followed by a UTC offset (+02, -04:00, +0530) at the end of the text.
+UTC_OFFSET = "[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]*)?)? *[+-][0-9]{2}(:?[0-9]{2})?$"
 
-    `Z` and explicit offsets are honoured and text without an offset is UTC (as `transforms.cleaning` reads it):
-    a `TIMESTAMPTZ` cast does all three once the session's TimeZone is UTC; text ending in `Z`, by far the most
-    common, takes the plain `TIMESTAMP` cast (40% less CPU). A plain cast alone would drop an offset silently.
+
+def observed_at_sql(column: str) -> str:
+    """SQL turning ISO 8601 text into a naive UTC TIMESTAMP (NULL when unreadable), whatever the session's TimeZone.
+
+    `Z` and explicit offsets are honoured and text without an offset is UTC (as `transforms.cleaning` reads it).
+    Text ending in `Z`, by far the most common, takes the plain `TIMESTAMP` cast (40% less CPU than TIMESTAMPTZ);
+    text with an offset goes through TIMESTAMPTZ and back to UTC; text without one is read as UTC. A plain cast
+    alone would drop an offset silently.
     """
     return (f"CASE WHEN ends_with({column}, 'Z') THEN TRY_CAST({column} AS TIMESTAMP) "
-            f"ELSE CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+            f"WHEN regexp_matches({column}, '{UTC_OFFSET}') "
+            f"THEN timezone('UTC', TRY_CAST({column} AS TIMESTAMPTZ)) "
+            f"ELSE TRY_CAST({column} AS TIMESTAMP) END")
 
 
 @contextmanager
@@ -173,6 +202,19 @@ def _fields(con, path: Path, kind: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {_reader(path, kind, typed=False)}").fetchall()]
 
 
+def _archive(con, path: Path, kind: str, target: Path) -> None:
+    """Copy a delivery's five fields, as text and in file order, into a Parquet file (a provisional name, renamed
+    by the caller, so a failed read leaves no archive). DuckDB keeps the order of a single-file scan in a COPY
+    while `preserve_insertion_order` is on (its default, which `utc_session` makes sure of)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con.execute(f"COPY (SELECT {', '.join(READING_FIELDS)} FROM {_reader(path, kind)}) "
+                    f"TO {_literal(str(target))} (FORMAT parquet, COMPRESSION lz4)")
+    except duckdb.Error as exc:  # the reader's own message (a ragged row, a cut file), with the file named
+        target.unlink(missing_ok=True)
+        raise DeliveryError(f"{path}: cannot be read as {kind}: {exc}. Nothing was loaded from it.") from exc
+
+
 def land_readings(
     con,
     *,
@@ -185,10 +227,11 @@ def land_readings(
 ) -> int:
     """Load the readings of one data interval from a delivered file into raw.sensor_readings; returns the count.
 
-    Replaces what an earlier load of the same city, source and interval wrote (delete-then-insert in one
-    transaction), so a rerun never duplicates. `delivery` is the name recorded in `_delivery` (the path relative
-    to the city's landing folder; the file's name when not given). A missing file, a missing field or a file the
-    reader rejects raises `DeliveryError` before anything is written.
+    Replaces what an earlier load of the same city, source and interval recorded (in one transaction), so a
+    rerun never duplicates; the file is archived unless the same bytes already are. `delivery` is the name
+    recorded in `_delivery` (the path relative to the city's landing folder; the file's name when not given).
+    A missing file, a missing field or a file the reader rejects raises `DeliveryError` before anything is
+    written.
     """
     path = Path(path)
     if not path.exists():
@@ -207,44 +250,42 @@ def land_readings(
     if missing:
         raise DeliveryError(f"{path}: missing field(s) {', '.join(missing)}; the file has {', '.join(found)}. "
                             "Nothing was loaded from it.")
-    stamp = observed_at_sql("observed_at")
-    fields = ", ".join(READING_FIELDS)
-    # Whether each reading belongs to the interval, worked out while reading (one timestamp cast per row); one
-    # without a readable time is kept (coalesced to the start): staging rejects it, with the reason.
-    read = f"""
-        CREATE OR REPLACE TEMP TABLE _sensor_delivery AS
-        SELECT {fields}, _observed >= $start AND _observed < $end AS _in_interval
-        FROM (SELECT {fields}, coalesce({stamp}, $start) AS _observed FROM {_reader(path, kind)})"""
-    insert = f"""
-        INSERT INTO raw.sensor_reading_rows BY NAME
-        SELECT $load AS _load, rowid + 1 AS _row, {fields} FROM _sensor_delivery WHERE _in_interval"""
-    create_raw_tables(con)
     load = load_id(con, city, source, key)
+    create_raw_tables(con)
     clash = con.execute("SELECT city, _source, _loaded_for FROM raw.sensor_loads WHERE load_id = ? "
                         "AND (city, _source, _loaded_for) <> (?, ?, ?)", [load, city, source, key]).fetchall()
     if clash:  # two of 2^64; never seen, but it would mix two loads silently
         raise RuntimeError(f"load id {load} of {city} {source} {key} is already used by {clash[0]}")
-    # The file's hash is worked out on a thread while DuckDB reads it (hashlib and DuckDB both release the GIL).
-    with utc_session(con), ThreadPoolExecutor(max_workers=1) as hashing:
-        sha256 = hashing.submit(file_sha256, path)
+    folder = archive_folder(con, city)
+    with utc_session(con):
+        # Hashed on a thread while DuckDB copies the file (both release the GIL); the archive is named by the
+        # hash, so the same bytes delivered again replace their archive with the same rows.
+        with ThreadPoolExecutor(max_workers=1) as hashing:
+            hashed = hashing.submit(file_sha256, path)
+            provisional = folder / f".{path.name}.{os.getpid()}.partial"
+            _archive(con, path, kind, provisional)
+            sha256 = hashed.result()
+        archive = folder / f"{sha256}.parquet"
+        provisional.replace(archive)
+        # Counted on the distinct times (a few thousand), not on every reading.
+        count = con.execute(f"""
+            SELECT coalesce(sum(n), 0) FROM (
+                SELECT observed_at, count(*) AS n FROM read_parquet({_literal(str(archive))}) GROUP BY observed_at)
+            WHERE coalesce({observed_at_sql("observed_at")}, $start) >= $start
+              AND coalesce({observed_at_sql("observed_at")}, $start) < $end""", {"start": start, "end": end}
+                            ).fetchone()[0]
+        con.execute("BEGIN TRANSACTION")
         try:
-            # Read in parallel into a temporary table whose rowid is the file order (insertion order preserved),
-            # outside the transaction: rows written inside one carry provisional rowids until it commits.
-            try:
-                con.execute(read, {"start": start, "end": end})
-            except duckdb.Error as exc:  # the reader's own message (a ragged row, a cut file), with the file named
-                raise DeliveryError(f"{path}: cannot be read as {kind}: {exc}. Nothing was loaded from it.") from exc
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute("DELETE FROM raw.sensor_reading_rows WHERE _load = ?", [load])
-                con.execute("DELETE FROM raw.sensor_loads WHERE load_id = ?", [load])
-                count = con.execute(insert, {"load": load}).fetchone()[0]
-                con.execute("INSERT INTO raw.sensor_loads VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [load, city, source, delivery or path.name, sha256.result(), key, count])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.execute("DROP TABLE IF EXISTS _sensor_delivery")
+            con.execute("DELETE FROM raw.sensor_loads WHERE load_id = ?", [load])
+            con.execute("INSERT INTO raw.sensor_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [load, city, source, delivery or path.name, sha256, key, start, end, str(archive), count])
+            archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads "
+                                                      "ORDER BY archive").fetchall()]
+            con.execute(readings_view_sql(archives))
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    for unused in set(folder.glob("*.parquet")) - {Path(a) for a in archives}:
+        unused.unlink()  # a delivery no load refers to any more (it was replaced)
     return int(count)
