@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS raw.sensor_loads (
 
 
 def create_raw_tables(con) -> None:
-    """raw.sensor_loads (a database from before the archive layout is refused, with what to do)."""
+    """raw.sensor_loads and the view raw.sensor_readings (a database from before the archive layout is refused,
+    with what to do)."""
     kind = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'raw' "
                             "AND table_name IN ('sensor_readings', 'sensor_reading_rows')").fetchall())
     if kind.get("sensor_readings", "VIEW") != "VIEW" or "sensor_reading_rows" in kind:
@@ -71,6 +72,10 @@ def create_raw_tables(con) -> None:
                            "view) in the working database and land the readings again (bienestar run, or the "
                            "ingest_sensors DAG)")
     con.execute(RAW_DDL)
+    if "sensor_readings" not in kind:  # the view exists from the start (empty until a load), as a table would
+        archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads "
+                                                  "ORDER BY archive").fetchall()]
+        con.execute(readings_view_sql(archives))
 
 
 def archive_folder(con, city: str) -> Path:

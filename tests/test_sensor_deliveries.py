@@ -189,6 +189,34 @@ def test_reloading_an_interval_replaces_it(con, tmp_path):
             ("other", "2024-06-01", "a.csv", "1")]
 
 
+def test_each_delivery_is_archived_once_beside_the_database(con, tmp_path):
+    archive = tmp_path / "warehouse.deliveries" / "c"
+    month = write_csv(tmp_path / "m.csv", [["S1", "pm25", "ug/m3", f"2024-06-0{d}T10:00:00Z", str(d)]
+                                           for d in (1, 2, 3)])
+    for day in ("2024-06-01", "2024-06-02"):
+        land_readings(con, city="c", path=month, source=SOURCE, interval_start=day,
+                      interval_end=pd.Timestamp(day) + pd.Timedelta(days=1))
+    # two loads of one file: two rows in raw.sensor_loads, one archive named by the file's hash, all its rows
+    loads = con.execute("SELECT _loaded_for, _sha256, archive, rows FROM raw.sensor_loads ORDER BY 1").fetchall()
+    assert [(key, rows) for key, _, _, rows in loads] == [("2024-06-01", 1), ("2024-06-02", 1)]
+    sha = loads[0][1]
+    assert {a for _, _, a, _ in loads} == {str(archive / f"{sha}.parquet")}
+    assert sorted(p.name for p in archive.iterdir()) == [f"{sha}.parquet"]
+    assert duckdb.sql(f"SELECT file_row_number + 1, value FROM read_parquet('{archive / sha}.parquet', "
+                      "file_row_number = true) ORDER BY 1").fetchall() == [(1, "1"), (2, "2"), (3, "3")]
+    # a corrected delivery for one day: the month's archive stays (2024-06-01 still refers to it) ...
+    fixed = write_csv(tmp_path / "d.csv", [["S1", "pm25", "ug/m3", "2024-06-02T10:00:00Z", "20"]])
+    land_readings(con, city="c", path=fixed, source=SOURCE, interval_start="2024-06-02", interval_end="2024-06-03")
+    assert len(list(archive.glob("*.parquet"))) == 2
+    # ... and goes once no load refers to it
+    land_readings(con, city="c", path=fixed, source=SOURCE, interval_start="2024-06-01", interval_end="2024-06-02")
+    assert [p.name for p in archive.glob("*.parquet")] != [f"{sha}.parquet"] and len(list(archive.iterdir())) == 1
+    # the view does not depend on the session's time zone: 10:00Z is in 2024-06-02 seen from La Paz too
+    con.execute("SET TimeZone = 'America/La_Paz'")
+    assert raw_rows(con, "_loaded_for = '2024-06-02'") == [(1, "S1", "pm25", "ug/m3", "2024-06-02T10:00:00Z", "20",
+                                                           "2024-06-02")]
+
+
 def test_a_bad_delivery_loads_nothing(con, tmp_path):
     good = write_csv(tmp_path / "good.csv", [["S1", "pm25", "ug/m3", "2024-06-01T10:00:00Z", "1"]])
     land_readings(con, city="c", path=good, source=SOURCE, interval_start="2024-06-01", interval_end="2024-06-02")
