@@ -35,20 +35,20 @@ def template_cache_dir() -> Path:
     return settings.paths().quality / "gx" / "uncommitted" / "template_cache"
 
 
-class CachedPageView(DefaultJinjaPageView):
-    """GX's page view (suite and validation pages), loading compiled templates from the bytecode cache."""
+class _CachedTemplates:
+    """Mixed into a GX Jinja view: its environment loads compiled templates from the bytecode cache."""
 
     def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
         super().__init__(custom_styles_directory, custom_views_directory)
         self.env.bytecode_cache = _bytecode_cache(template_cache_dir())
 
 
-class CachedIndexPageView(DefaultJinjaIndexPageView):
-    """GX's index page view, loading compiled templates from the bytecode cache."""
+class CachedPageView(_CachedTemplates, DefaultJinjaPageView):
+    """GX's page view (suite and validation pages), with cached templates."""
 
-    def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        self.env.bytecode_cache = _bytecode_cache(template_cache_dir())
+
+class CachedIndexPageView(_CachedTemplates, DefaultJinjaIndexPageView):
+    """GX's index page view, with cached templates."""
 
 
 def _view(cls: type) -> dict:

@@ -73,9 +73,7 @@ def create_raw_tables(con) -> None:
                            "ingest_sensors DAG)")
     con.execute(RAW_DDL)
     if "sensor_readings" not in kind:  # the view exists from the start (empty until a load), as a table would
-        archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads "
-                                                  "ORDER BY archive").fetchall()]
-        con.execute(readings_view_sql(archives))
+        _create_readings_view(con)
 
 
 def archive_folder(con, city: str) -> Path:
@@ -87,29 +85,27 @@ def archive_folder(con, city: str) -> Path:
     return Path(path).resolve().with_suffix(".deliveries") / city
 
 
-def readings_view_sql(archives: list[str]) -> str:
-    """The view raw.sensor_readings over the archived deliveries."""
-    if not archives:  # read_parquet needs a file: an empty view with the same columns
+def archive_rows_sql(archives: list[str]) -> str:
+    """SQL reading archived deliveries: `archive` (the file read), `_row` and the five fields as delivered."""
+    if not archives:  # read_parquet needs a file: no rows, the same columns
         fields = ", ".join(f"NULL::VARCHAR AS {name}" for name in READING_FIELDS)
-        return f"""CREATE OR REPLACE VIEW raw.sensor_readings AS
-            SELECT l.city, NULL::BIGINT AS _row, {fields}, l._source, l._delivery, l._sha256, l._loaded_for
-            FROM raw.sensor_loads l WHERE FALSE"""
+        return f"SELECT NULL::VARCHAR AS archive, NULL::BIGINT AS _row, {fields} WHERE FALSE"
     files = "[" + ", ".join(_literal(a) for a in archives) + "]"
+    return (f"SELECT filename AS archive, file_row_number + 1 AS _row, {', '.join(READING_FIELDS)} "
+            f"FROM read_parquet({files}, filename = true, file_row_number = true)")
+
+
+def _create_readings_view(con) -> None:
+    """(Re)create the view raw.sensor_readings over the archives the loads refer to, keeping each load's interval."""
+    archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads "
+                                              "ORDER BY archive").fetchall()]
     stamp = observed_at_sql("r.observed_at")
-    return f"""CREATE OR REPLACE VIEW raw.sensor_readings AS
+    con.execute(f"""CREATE OR REPLACE VIEW raw.sensor_readings AS
         SELECT l.city, r._row, r.sensor_id, r.parameter, r.unit, r.observed_at, r.value,
                l._source, l._delivery, l._sha256, l._loaded_for
-        FROM raw.sensor_loads l
-        JOIN (SELECT filename AS archive, file_row_number + 1 AS _row, *
-              FROM read_parquet({files}, filename = true, file_row_number = true)) r USING (archive)
+        FROM raw.sensor_loads l JOIN ({archive_rows_sql(archives)}) r USING (archive)
         WHERE coalesce({stamp}, l.interval_start) >= l.interval_start
-          AND coalesce({stamp}, l.interval_start) < l.interval_end"""
-
-
-def archive_reader(archive: str, delivery_id: int | str = 1) -> str:
-    """SQL reading one archived delivery: `delivery_id`, `_row` and the five fields as delivered."""
-    return (f"SELECT {delivery_id} AS delivery_id, file_row_number + 1 AS _row, {', '.join(READING_FIELDS)} "
-            f"FROM read_parquet({_literal(archive)}, file_row_number = true)")
+          AND coalesce({stamp}, l.interval_start) < l.interval_end""")
 
 
 def load_id(con, city: str, source: str, key: str) -> int:
@@ -284,9 +280,8 @@ def land_readings(
             con.execute("DELETE FROM raw.sensor_loads WHERE load_id = ?", [load])
             con.execute("INSERT INTO raw.sensor_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [load, city, source, delivery or path.name, sha256, key, start, end, str(archive), count])
-            archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads "
-                                                      "ORDER BY archive").fetchall()]
-            con.execute(readings_view_sql(archives))
+            _create_readings_view(con)
+            archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads").fetchall()]
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
