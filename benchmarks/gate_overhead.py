@@ -44,7 +44,7 @@ def main() -> int:
 
     from bienestar import settings
 
-    con = duckdb.connect(str(settings.paths().warehouse), read_only=True)
+    con = duckdb.connect(str(settings.paths().warehouse_for(city.name)), read_only=True)
     suites = con.execute("SELECT suite, \"partition\", any_value(seconds) AS s FROM audit.validation_results "
                          "GROUP BY ALL ORDER BY s DESC").fetchall()
     con.close()

@@ -14,7 +14,8 @@ DESCRIPTION = """\
 bienestar: neighbourhood well-being indicators and indices for city governments.
 
 Everything the pipeline writes goes under BIENESTAR_HOME (default: ./var in the checkout):
-landing/ (deliveries), warehouse/ (working DuckDB), published/ (read-only snapshots), reports/, airflow/.
+landing/ (deliveries), warehouse/ (one working DuckDB per city), published/<city>/ (read-only snapshots),
+reports/<city>/, quality/<city>/ (Data Docs), airflow/.
 """
 
 
@@ -58,7 +59,8 @@ def cmd_run(args) -> int:
     paths = settings.paths()
     print(f"\nDone in {time.monotonic() - started:.0f} s.")
     print(f"  report:    {paths.reports_for(city.name) / 'index.html'}")
-    print(f"  database:  {paths.current_snapshot}  (open read-only: duckdb -readonly {paths.current_snapshot})")
+    snapshot = paths.current_snapshot_for(city.name)
+    print(f"  database:  {snapshot}  (open read-only: duckdb -readonly {snapshot})")
     print(f"  quarantine: bienestar quarantine --city {city.name}")
     return 0
 
@@ -73,12 +75,12 @@ def cmd_quarantine(args) -> int:
     """List what the pipeline rejected or flagged, and why."""
     from bienestar import warehouse
 
-    paths = settings.paths()
-    if not paths.warehouse.exists():
-        print(f"no working database at {paths.warehouse}: run the pipeline first", file=sys.stderr)
-        return 2
     city = _city(args)
-    con = warehouse.connect(read_only=True)
+    database = settings.paths().warehouse_for(city.name)
+    if not database.exists():
+        print(f"no working database at {database}: run the pipeline first", file=sys.stderr)
+        return 2
+    con = warehouse.connect(city, read_only=True)
     try:
         where, params = "city = ?", [city.name]
         if args.source:
@@ -115,6 +117,44 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_airflow(args) -> int:
+    """Run Airflow as an operator does: init, start (background), stop, status."""
+    from bienestar import deployment
+
+    try:
+        if args.action == "init":
+            deployment.init(portal_url=args.portal_url)
+        elif args.action == "start":
+            deployment.start(port=args.port, portal_port=args.portal_port)
+        elif args.action == "stop":
+            deployment.stop()
+        else:
+            alive = deployment.running()
+            for name, pid in alive.items():
+                print(f"{name:<14} running (pid {pid})")
+            if not alive:
+                print("not running (start with: make airflow)")
+            return 0 if alive else 3
+    except RuntimeError as exc:
+        print(f"bienestar airflow {args.action}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+AIRFLOW_HELP = """init    migrate Airflow's metadata database, create every city's pools, the Connections of the sample
+        city's portal (--portal-url) and the admin login; safe to run again
+start   init, serve the sample city's portal, and start api-server, scheduler, dag-processor and triggerer
+        (plus a Celery worker when AIRFLOW__CORE__EXECUTOR is CeleryExecutor) in the background; prints the URL
+        and login (make airflow)
+stop    stop exactly the processes start recorded under BIENESTAR_HOME/airflow/run/ (make airflow-stop)
+status  list them
+
+Metadata database: SQLite under BIENESTAR_HOME/airflow by default; PostgreSQL when
+AIRFLOW__DATABASE__SQL_ALCHEMY_CONN says so (e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/bienestar).
+Cities: every cities/*/city.yaml, or those listed in BIENESTAR_CITIES (comma-separated). See docs/operations.md.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bienestar", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,7 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--source", help="only sources starting with this, e.g. census or sensors/readings")
     q.add_argument("--limit", type=int, default=200, help="rows to print (default 200)")
     q.add_argument("--format", choices=["table", "csv"], default="table")
-    add("report", cmd_report, "rebuild the HTML report from published/current.duckdb")
+    add("report", cmd_report, "rebuild the HTML report from published/<city>/current.duckdb")
+    a = sub.add_parser("airflow", help="run the pipeline under a real Airflow: init, start, stop, status",
+                       description=AIRFLOW_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("action", choices=["init", "start", "stop", "status"])
+    a.add_argument("--port", type=int, default=8080, help="api-server port on 127.0.0.1 (default 8080)")
+    a.add_argument("--portal-port", type=int, default=8765, help="sample portal port (default 8765)")
+    a.add_argument("--portal-url", help="init: point the sample city's portal Connections at this URL")
+    a.set_defaults(func=cmd_airflow)
     add_index_commands(sub)
     return parser
 

@@ -1,67 +1,188 @@
-"""What the DAG files share: the Assets that link them, default task arguments, and the city of a run.
+"""What the DAG files share: the cities deployed, their Assets and pools, task defaults, and how a task's errors
+become Airflow states.
 
-Kept free of heavy imports: the scheduler imports this module every time it parses a DAG file.
+Every city under `cities/*/city.yaml` (or those BIENESTAR_CITIES lists) gets its own DAG set, named
+`<city>.<dag>` (e.g. `la_paz_demo.ingest_census`), its own Assets, its own working database and its own one-slot
+writer pool, so cities never queue on each other's writer.
+
+Kept free of heavy imports: the dag-processor imports this module every time it parses a DAG file.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset
 
-STAGED_CENSUS = Asset("duckdb://bienestar/staging/census")
-STAGED_SERVICES = Asset("duckdb://bienestar/staging/service_records")
-STAGED_SENSORS = Asset("duckdb://bienestar/staging/sensor_readings")
-MARTS = Asset("duckdb://bienestar/marts")
+from cities import City, available_cities, load_city
 
-# Writers of the working DuckDB file queue on this one-slot pool: DuckDB allows one writing process.
-WRITER_POOL = "duckdb_writer"
-
-def _failure_file(dag_id: str, task_id: str):
-    from bienestar import settings
-
-    return settings.paths().airflow_home / "failures" / f"{dag_id}.{task_id}.txt"
+SOURCES = ("census", "services", "sensors")
+STAGED_TABLE = {"census": "census", "services": "service_records", "sensors": "sensor_readings"}
 
 
-def record_failure(context) -> None:
-    """Task failure callback: keep the error's one-line message where the runner and operators can read it."""
-    ti = context["ti"]
-    path = _failure_file(ti.dag_id, ti.task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{type(context.get('exception')).__name__}: {context.get('exception')}", encoding="utf-8")
+def deployed_cities() -> list[City]:
+    """The cities whose DAGs this deployment runs: BIENESTAR_CITIES (comma-separated) or every city folder."""
+    names = [n.strip() for n in os.environ.get("BIENESTAR_CITIES", "").split(",") if n.strip()]
+    return [load_city(name) for name in names or available_cities()]
 
 
-def read_failure(dag_id: str, task_id: str) -> str | None:
-    """The last error recorded for a task, if any."""
-    path = _failure_file(dag_id, task_id)
-    return path.read_text(encoding="utf-8") if path.exists() else None
+def dag_id(city: City, name: str) -> str:
+    return f"{city.name}.{name}"
 
 
-DEFAULT_ARGS = {
-    "owner": "bienestar",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": True,
-    "on_failure_callback": record_failure,
-}
+def staged(city: City, source: str) -> Asset:
+    """The Asset a source's gated staging tables of a city are (updated by its ingest DAG's last gate)."""
+    return Asset(f"duckdb://bienestar/{city.name}/staging/{STAGED_TABLE[source]}",
+                 group=f"bienestar.{city.name}")
 
 
-def current_city():
-    """The city of this run (BIENESTAR_CITY, default the sample city), read at run time, not parse time."""
-    from bienestar import settings
-    from cities import load_city
-
-    return load_city(settings.city_name())
+def marts(city: City) -> Asset:
+    """The Asset of a city's gated marts (updated by build_indicators, consumed by publish_report)."""
+    return Asset(f"duckdb://bienestar/{city.name}/marts", group=f"bienestar.{city.name}")
 
 
-def is_census_tables(city) -> bool:
-    """True for a city whose census comes as published aggregate tables rather than microdata."""
-    return bool(city.config["census"].get("tables"))
+def city_sources(city: City) -> list[str]:
+    """The sources a city has DAGs for: the census always, services and sensors when its config has them."""
+    return [s for s in SOURCES if s == "census" or s in city.config]
 
 
-def marts_periods(city) -> list[str]:
-    """The periods the marts of a city hold: every census year of aggregate tables, else the vintage."""
-    if is_census_tables(city):
+def writer_pool(city: City) -> str:
+    """The one-slot pool every writer of a city's working DuckDB file queues on (DuckDB: one writing process)."""
+    return f"bienestar_{city.name}_writer"
+
+
+def docs_pool(city: City) -> str:
+    """A separate one-slot pool for a city's Data Docs: they write only GX files, so they never wait for (or hold
+    up) the database writer, and two runs never render the same site at once."""
+    return f"bienestar_{city.name}_docs"
+
+
+def pools(city: City) -> dict[str, str]:
+    return {writer_pool(city): f"{city.name}: writers of warehouse/{city.name}.duckdb (DuckDB allows one "
+                               "writing process)",
+            docs_pool(city): f"{city.name}: Data Docs builds (one GX site per city)"}
+
+
+# How long a task or a run may take before Airflow stops it. Generous for the sample city (its slowest task
+# takes ~20 s), tight enough that a hung source is noticed the same day; a city may set its own
+# (`schedule.task_timeout_minutes`, `schedule.run_timeout_minutes`).
+TASK_TIMEOUT = timedelta(minutes=30)
+RUN_TIMEOUT = timedelta(hours=3)
+
+
+def schedule_setting(city: City, key: str, default):
+    return (city.config.get("schedule") or {}).get(key, default)
+
+
+def task_timeout(city: City) -> timedelta:
+    return timedelta(minutes=schedule_setting(city, "task_timeout_minutes", TASK_TIMEOUT.total_seconds() / 60))
+
+
+def run_timeout(city: City) -> timedelta:
+    return timedelta(minutes=schedule_setting(city, "run_timeout_minutes", RUN_TIMEOUT.total_seconds() / 60))
+
+
+def default_args(city: City) -> dict:
+    """Task defaults: retries (which `task_errors` spends only on I/O errors), a timeout, the failure alert, and
+    priority to the tasks of runs already under way (weight_rule upstream: a backfill finishes a day before it
+    starts the next)."""
+    from bienestar.alerts import task_failed
+
+    return {
+        "owner": "bienestar",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": task_timeout(city),
+        "on_failure_callback": task_failed,
+        "weight_rule": "upstream",
+    }
+
+
+def dag_kwargs(city: City, name: str, *tags: str, **overrides) -> dict:
+    """What every DAG of a city states: its id, tags, task defaults, one run at a time, a run timeout, no
+    catchup (past intervals are loaded by a backfill, on purpose)."""
+    return {"dag_id": dag_id(city, name), "catchup": False, "tags": ["bienestar", city.name, *tags],
+            "default_args": default_args(city), "max_active_runs": 1, "dagrun_timeout": run_timeout(city),
+            **overrides}
+
+
+def period_window(city: City) -> tuple[datetime | None, datetime | None]:
+    """Start and end of the monthly and daily schedules: the first and last month the city lists (`months:`).
+
+    Unpausing a DAG then runs nothing that has no data (catchup is off, and the end date stops the clock);
+    the months are loaded by a backfill over that window. A city that delivers every month from now on sets
+    `schedule.start` (YYYY-MM-DD) and no end, and each new interval is run when its time has passed.
+    """
+    start = schedule_setting(city, "start", None)
+    if start:
+        return datetime.fromisoformat(str(start)).replace(tzinfo=UTC), None
+    if not city.months:
+        return datetime(int(city.vintage), 1, 1, tzinfo=UTC), None
+    first = datetime.strptime(min(city.months), "%Y-%m").replace(tzinfo=UTC)
+    last = datetime.strptime(max(city.months), "%Y-%m").replace(tzinfo=UTC)
+    end = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
+    return first, end
+
+
+# ---------------------------------------------------------------------------------------------- task errors
+def is_transient(exc: BaseException) -> bool:
+    """An error worth retrying: the network, a timeout, a server error, a database file locked by someone else.
+
+    Everything else (a bad delivery, a bug, a config error) fails the same way on every try: retrying would only
+    delay the alert.
+    """
+    import duckdb
+
+    from sources.http import FetchError
+
+    if isinstance(exc, FetchError):
+        return exc.retryable
+    return isinstance(exc, ConnectionError | TimeoutError | duckdb.IOException) or (
+        isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError))
+
+
+@contextlib.contextmanager
+def task_errors() -> Iterator[None]:
+    """Turn a task's errors into Airflow states: not delivered yet -> skipped; a failed gate or any deterministic
+    error -> failed at once (no retry); an I/O error -> raised, so Airflow retries it."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+    from expectations.gate import GateFailed
+    from sources import NotDeliveredYet
+
+    try:
+        yield
+    except NotDeliveredYet as exc:
+        raise AirflowSkipException(f"nothing to load yet: {exc}") from exc
+    except GateFailed as exc:  # a gate's verdict is deterministic: the same data fails the same way
+        raise AirflowFailException(str(exc)) from exc
+    except AirflowException:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def run_gate_task(city: City, suite: str, run_id: str | None, partition: str | None = None) -> dict:
+    """Run a quality gate inside a task: a few readable log lines, a failed gate fails the task without retry."""
+    from expectations.gate import run_gate
+
+    with task_errors():
+        outcomes = run_gate(city, suite, run_id or "manual", partition)
+    return {"suite": suite, "partition": partition or city.vintage, "checks": len(outcomes),
+            "warnings": sum(not o.success for o in outcomes)}
+
+
+# ---------------------------------------------------------------------------------------------- partitions
+def marts_periods(city: City) -> list[str]:
+    """The periods the marts of a city hold: every census year of aggregate tables, else the census years."""
+    if city.census_tables:
         periods = {p for table in city.config["census"]["tables"].values()
                    for p in list((table.get("periods") or {}).keys())
                    + [c["period"] for c in (table.get("columns") or {}).values()]}
@@ -69,12 +190,13 @@ def marts_periods(city) -> list[str]:
     return city.vintages
 
 
-def census_year_of(city, logical_date) -> str:
-    """The census year a census run loads: the year of its logical date (trigger it dated in that year)."""
-    year = f"{logical_date:%Y}" if logical_date else city.vintage
+def census_year_of(city: City, params: dict | None, logical_date) -> str:
+    """The census year a census run loads: the `year` param (trigger with conf {"year": "2012"}, no logical date:
+    a re-delivery needs no invented timestamp), else the year of the logical date, else the latest census."""
+    year = str((params or {}).get("year") or "").strip() or (f"{logical_date:%Y}" if logical_date else city.vintage)
     if year not in city.vintages:
         raise ValueError(f"{city.name} has no census {year} (census years: {', '.join(city.vintages)}): trigger "
-                         "ingest_census with a logical date in one of them")
+                         f"{dag_id(city, 'ingest_census')} with conf {{\"year\": \"<one of them>\"}}")
     return year
 
 
@@ -90,36 +212,26 @@ def month_of(data_interval_start) -> str:
     return f"{data_interval_start:%Y-%m}"
 
 
-def run_gate_task(suite: str, run_id: str | None, partition: str | None = None) -> None:
-    """Run a quality gate inside a task; a failed gate fails the task at once, without retries.
-
-    A gate's verdict is deterministic (the same data fails the same way), so retrying would only delay the alert.
-    """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from expectations.gate import GateFailed, run_gate
-
-    try:
-        run_gate(current_city(), suite, run_id or "manual", partition)
-    except GateFailed as exc:
-        raise AirflowFailException(str(exc)) from exc
-
-
-def close_run(tasks: list) -> None:
+# ---------------------------------------------------------------------------------------------- run shape
+def close_run(city: City, tasks: list) -> None:
     """End a DAG run: build Data Docs whatever happened, then fail the run if any task failed.
 
-    The docs task runs on ALL_DONE so a failed run still gets its validation pages; because a successful leaf
-    would otherwise let Airflow mark the run successful, `fail_run` (ONE_FAILED) keeps a failed run failed.
+    The docs task runs on ALL_DONE so a failed run still gets its validation pages; it has its own pool, so it
+    never waits behind the writers of other runs. Because a successful leaf would otherwise let Airflow mark the
+    run successful, `fail_run` (ONE_FAILED) keeps a failed run failed.
     """
     from airflow.sdk import TriggerRule, task
 
-    @task(pool=WRITER_POOL, trigger_rule=TriggerRule.ALL_DONE)
+    @task(pool=docs_pool(city), trigger_rule=TriggerRule.ALL_DONE, doc_md="Render the city's Great Expectations "
+          "Data Docs for this run's validations (also after a failure); served in the UI under Bienestar.")
     def build_data_docs(run_id=None):
         from expectations.gate import build_data_docs
 
-        return str(build_data_docs(run_id))
+        with task_errors():
+            return str(build_data_docs(city.name, run_id))
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0, doc_md="Marks the run failed when one of its tasks "
+          "failed (the Data Docs task would otherwise make it look successful).")
     def fail_run():
         from airflow.sdk.exceptions import AirflowFailException
 

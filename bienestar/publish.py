@@ -1,8 +1,8 @@
 """Publish the validated `marts` as a read-only snapshot, and build the report from it.
 
-The snapshot is written to a temporary file next to `current.duckdb`, validated (suite `published_snapshot`),
-and only then moved into place with an atomic rename, so readers see the old snapshot or the new one, never a
-half-built one, and a failed run leaves the last published file untouched.
+The snapshot is written to a temporary file next to `published/<city>/current.duckdb`, validated (suite
+`published_snapshot`), and only then moved into place with an atomic rename, so readers see the old snapshot or
+the new one, never a half-built one, and a failed run leaves the last published file untouched.
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ LATEST_VALIDATIONS = """
 
 
 def publish_snapshot(city: City, run_id: str | None = None) -> Path:
-    """Copy `marts` to a new file, validate it, then atomically replace `published/current.duckdb`."""
+    """Copy `marts` to a new file, validate it, then atomically replace `published/<city>/current.duckdb`."""
     from expectations.gate import run_gate
 
-    paths = settings.paths()
-    paths.published.mkdir(parents=True, exist_ok=True)
-    fresh = paths.published / f".incoming-{city.name}.duckdb"
+    published = settings.paths().published_for(city.name)
+    published.mkdir(parents=True, exist_ok=True)
+    fresh = published / ".incoming.duckdb"
     fresh.unlink(missing_ok=True)
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         con.execute("CHECKPOINT")
         con.execute(f"ATTACH '{fresh}' AS snapshot")
         try:
@@ -68,11 +68,12 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
     except Exception:
         fresh.unlink(missing_ok=True)
         raise
-    vintage_copy = paths.published / f"{city.name}-{city.vintage}.duckdb"
+    current = settings.paths().current_snapshot_for(city.name)
+    vintage_copy = published / f"{city.vintage}.duckdb"
     shutil.copyfile(fresh, vintage_copy.with_suffix(".tmp"))
     os.replace(vintage_copy.with_suffix(".tmp"), vintage_copy)
-    os.replace(fresh, paths.current_snapshot)
-    return paths.current_snapshot
+    os.replace(fresh, current)
+    return current
 
 
 def build_city_report(city: City) -> Path:
@@ -82,9 +83,9 @@ def build_city_report(city: City) -> Path:
     from reports.build import build_report
 
     paths = settings.paths()
-    quality = data_docs_index()
+    quality = data_docs_index(city.name)
     return build_report(
-        paths.current_snapshot,
+        paths.current_snapshot_for(city.name),
         paths.reports_for(city.name),
         city_name=city.display_name,
         index_id=load_spec(city.index_spec_path).id,

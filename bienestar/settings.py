@@ -3,11 +3,12 @@
 `BIENESTAR_HOME` holds everything the pipeline writes:
 
     landing/<city>/<source>/   files as delivered
-    warehouse/bienestar.duckdb the working database (one writer at a time)
-    published/                 read-only snapshots for readers (`current.duckdb`, `<vintage>.duckdb`)
+    warehouse/<city>.duckdb    the city's working database (one writer at a time, so one file per city: cities
+                               never queue on each other's writer)
+    published/<city>/          read-only snapshots for readers (`current.duckdb`, `<vintage>.duckdb`)
     reports/<city>/            the HTML report
-    quality/                   validation results (GX Data Docs)
-    airflow/                   AIRFLOW_HOME for local runs (SQLite metadata DB, logs)
+    quality/<city>/            validation results (GX Data Docs)
+    airflow/                   AIRFLOW_HOME for local runs (metadata DB, logs, `bienestar airflow` PID files)
 """
 
 from __future__ import annotations
@@ -33,17 +34,14 @@ class Paths:
     def landing_for(self, city: str) -> Path:
         return self.landing / city
 
-    @property
-    def warehouse(self) -> Path:
-        return self.home / "warehouse" / "bienestar.duckdb"
+    def warehouse_for(self, city: str) -> Path:
+        return self.home / "warehouse" / f"{city}.duckdb"
 
-    @property
-    def published(self) -> Path:
-        return self.home / "published"
+    def published_for(self, city: str) -> Path:
+        return self.home / "published" / city
 
-    @property
-    def current_snapshot(self) -> Path:
-        return self.published / "current.duckdb"
+    def current_snapshot_for(self, city: str) -> Path:
+        return self.published_for(city) / "current.duckdb"
 
     def reports_for(self, city: str) -> Path:
         return self.home / "reports" / city
@@ -51,6 +49,9 @@ class Paths:
     @property
     def quality(self) -> Path:
         return self.home / "quality"
+
+    def quality_for(self, city: str) -> Path:
+        return self.quality / city
 
     @property
     def airflow_home(self) -> Path:

@@ -1,6 +1,7 @@
 """The working DuckDB database: schemas, partition writes and the audit tables.
 
-One process writes the working file at a time (Airflow pool `duckdb_writer`, one slot). Every write replaces a
+Each city has its own working file (`warehouse/<city>.duckdb`); one process writes it at a time (the city's
+one-slot Airflow pool, see `bienestar.orchestration.writer_pool`). Every write replaces a
 partition (delete-then-insert in one transaction), so running a task twice gives the same database.
 """
 
@@ -15,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from bienestar import settings
+from cities import City
 
 SCHEMAS = ("raw", "staging", "marts", "audit")
 
@@ -60,9 +62,14 @@ CREATE TABLE IF NOT EXISTS audit.accepted_loads (
 """
 
 
-def connect(path: Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the working database (created with its schemas on first use)."""
-    path = path or settings.paths().warehouse
+def database_of(target: City | Path) -> Path:
+    """The file of a city's working database, or `target` itself when it is a path."""
+    return target if isinstance(target, Path) else settings.paths().warehouse_for(target.name)
+
+
+def connect(target: City | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a city's working database (or the DuckDB file `target`), created with its schemas on first use."""
+    path = database_of(target)
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,9 +81,10 @@ def connect(path: Path | None = None, *, read_only: bool = False) -> duckdb.Duck
 
 
 @contextmanager
-def session(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection that is always closed, so the next task can open the file."""
-    con = connect(path)
+def session(target: City | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a city's working database (or a file) that is always closed, so the next task
+    can open the file."""
+    con = connect(target)
     try:
         yield con
     finally:
@@ -132,6 +140,13 @@ def replace_partition(
     finally:
         con.unregister("_partition")
     return len(frame)
+
+
+def revoke_acceptance(con: duckdb.DuckDBPyConnection, city: str, suite: str, partition: str) -> None:
+    """Forget that a partition passed `suite`: its data is being rewritten and must pass the gate again before
+    anything downstream may use it (see expectations/completeness.py)."""
+    con.execute('DELETE FROM audit.accepted_loads WHERE city = ? AND suite = ? AND "partition" = ?',
+                [city, suite, partition])
 
 
 QUARANTINE_COLUMNS = ["stage", "source", "delivery", "row", "record_id", "field", "reason", "action", "record"]

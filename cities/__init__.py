@@ -57,6 +57,24 @@ class City:
         return spec["earlier_file"].format(vintage=vintage)
 
     @property
+    def census_tables(self) -> bool:
+        """True for a city whose census comes as published aggregate tables (`census.tables`), not microdata."""
+        return bool(self.config["census"].get("tables"))
+
+    @property
+    def months(self) -> list[str]:
+        """The `YYYY-MM` months of service records and sensor readings the city's indicators use (`months:`)."""
+        return [str(m) for m in self.config.get("months") or []]
+
+    def sources_of(self, period: str) -> list[str]:
+        """The sources a period's indicators are built from: the census, and services and sensors when the city
+        has them and lists months in that year (an older census has no service records or readings)."""
+        delivered = ["census"]
+        in_period = [m for m in self.months if m.startswith(f"{period}-")]
+        delivered += [s for s in ("services", "sensors") if s in self.config and in_period]
+        return delivered
+
+    @property
     def index_spec_path(self) -> Path:
         return self.folder / self.config["index"]
 

@@ -1,40 +1,49 @@
-"""Publish the validated marts as a read-only snapshot for planners, then build the analysts' report."""
+"""Publish each city's validated marts as a read-only snapshot for planners, then build the analysts' report.
+
+The snapshot is copied to a new file, gated (`published_snapshot`), then swapped in atomically: a failed run
+leaves `published/<city>/current.duckdb` and the report as they were.
+"""
 
 from airflow.sdk import dag, task
 
-from bienestar.orchestration import DEFAULT_ARGS, MARTS, WRITER_POOL, close_run, current_city
-
-
-@dag(
-    schedule=[MARTS],
-    catchup=False,
-    tags=["bienestar", "publish", "report"],
-    default_args=DEFAULT_ARGS,
-    max_active_runs=1,
-    doc_md=__doc__,
+from bienestar.orchestration import (
+    close_run,
+    dag_kwargs,
+    deployed_cities,
+    marts,
+    task_errors,
+    writer_pool,
 )
-def publish_report():
-    @task(pool=WRITER_POOL)
-    def publish_snapshot(run_id=None):
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from bienestar.publish import publish_snapshot
-        from expectations.gate import GateFailed
-
-        try:
-            return str(publish_snapshot(current_city(), run_id))
-        except GateFailed as exc:  # the new snapshot failed its suite: current.duckdb stays as it was
-            raise AirflowFailException(str(exc)) from exc
-
-    @task
-    def build_report():
-        from bienestar.publish import build_city_report
-
-        return str(build_city_report(current_city()))
-
-    steps = [publish_snapshot(), build_report()]
-    steps[0] >> steps[1]
-    close_run(steps)
 
 
-publish_report()
+def publish_dag(city):
+    @dag(
+        schedule=[marts(city)],
+        **dag_kwargs(city, "publish_report", "publish", "report"),
+        doc_md=__doc__,
+    )
+    def publish_report():
+        @task(pool=writer_pool(city), doc_md="Copy `marts` to a new DuckDB file, gate it (`published_snapshot`), "
+              "and swap it in as `published/<city>/current.duckdb` (plus the `<vintage>.duckdb` copy).")
+        def publish_snapshot(run_id=None):
+            from bienestar.publish import publish_snapshot
+
+            with task_errors():
+                return str(publish_snapshot(city, run_id))
+
+        @task(doc_md="Build the HTML report of `reports/<city>/` from the published snapshot (served in the UI "
+              "under Bienestar).")
+        def build_report(published):
+            from bienestar.publish import build_city_report
+
+            with task_errors():
+                return str(build_city_report(city))
+
+        published = publish_snapshot()
+        close_run(city, [published, build_report(published)])
+
+    return publish_report()
+
+
+for _city in deployed_cities():
+    publish_dag(_city)

@@ -32,7 +32,7 @@ def _bytecode_cache(directory: Path) -> FileSystemBytecodeCache:
 
 
 def template_cache_dir() -> Path:
-    return settings.paths().quality / "gx" / "uncommitted" / "template_cache"
+    return settings.paths().quality / "template_cache"  # the same GX templates for every city
 
 
 class _CachedTemplates:

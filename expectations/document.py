@@ -28,6 +28,8 @@ MEANINGS = {
     "population_tolerance": "persons listed may differ from household sizes declared by this share",
     "sensor_day_completeness": "share of valid hourly readings a sensor needs each day (warning below it)",
     "min_scored_share": "share of smallest areas that must get a composite score (warning below it)",
+    "max_missing_share": "share of smallest areas an index dimension or indicator may lack, for a source delivered "
+                         "for the period (blocking above it: `marts_coverage`)",
 }
 
 

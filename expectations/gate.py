@@ -1,8 +1,9 @@
 """Run a suite as a gate: validate with Great Expectations, record every result, fail on a blocking one.
 
-Validations run in a file-backed GX context under `BIENESTAR_HOME/quality/` so that each run's results are kept
-and rendered as Data Docs (`build_data_docs`, once at the end of every DAG run, failed runs included). Every result
-also goes to `audit.validation_results` so operators and planners can query the history with SQL.
+Validations run in a file-backed GX context per city under `BIENESTAR_HOME/quality/<city>/` so that each run's
+results are kept and rendered as Data Docs (`build_data_docs`, once at the end of every DAG run, failed runs
+included). Every result also goes to `audit.validation_results` so operators and planners can query the history
+with SQL.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ class Outcome:
     examples: list
 
 
-def _context():
-    """The file-backed GX context of this BIENESTAR_HOME (created on first use, then reused by the process)."""
-    return _context_at(settings.paths().quality)
+def _context(city: str):
+    """The file-backed GX context of a city in this BIENESTAR_HOME (created on first use, then reused by the
+    process)."""
+    return _context_at(settings.paths().quality_for(city))
 
 
 @functools.cache
@@ -85,12 +87,13 @@ def _drop(collection, name: str) -> None:
         collection.delete(name)
 
 
-def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name: str = "adhoc") -> list[Outcome]:
-    """Validate a frame against checks with GX Core; the result is stored for Data Docs."""
+def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name: str = "adhoc", *,
+             city: str) -> list[Outcome]:
+    """Validate a frame against checks with GX Core; the result is stored for the city's Data Docs."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    context = _context()
+    context = _context(city)
     try:
         source = context.data_sources.get("bienestar")
     except (KeyError, ValueError):
@@ -142,21 +145,21 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
 KEEP_VALIDATIONS = 10  # per suite in the Data Docs; the full history stays in audit.validation_results
 
 
-def build_data_docs(run_id: str | None = None, keep: int = KEEP_VALIDATIONS) -> Path:
+def build_data_docs(city: str, run_id: str | None = None, keep: int = KEEP_VALIDATIONS) -> Path:
     """Render GX Data Docs: the pages of run `run_id`'s validations and the index; returns the index page.
 
     Older results are pruned first (the latest `keep` per suite stay, in the store and on the site), so the docs
     of a daily pipeline do not grow without end; the full history stays in audit.validation_results. Without a
     run id, or when the run validated nothing, the whole site is rebuilt.
     """
-    context = _context()
-    uncommitted = settings.paths().quality / "gx" / "uncommitted"
+    context = _context(city)
+    uncommitted = settings.paths().quality_for(city) / "gx" / "uncommitted"
     prune_validations(uncommitted / "validations", keep)
-    prune_validations(data_docs_index().parent / "validations", keep)
+    prune_validations(data_docs_index(city).parent / "validations", keep)
     mine = [key for key in context.validation_results_store.list_keys()
             if run_id and key.run_id.run_name.startswith(f"{run_id}-")]
     context.build_data_docs(resource_identifiers=mine or None)
-    return data_docs_index()
+    return data_docs_index(city)
 
 
 def prune_validations(store: Path, keep: int) -> int:
@@ -171,8 +174,8 @@ def prune_validations(store: Path, keep: int) -> int:
     return removed
 
 
-def data_docs_index() -> Path:
-    return settings.paths().quality / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+def data_docs_index(city: str) -> Path:
+    return settings.paths().quality_for(city) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def column_of(check: Check) -> str:
@@ -232,7 +235,7 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
     suite = SUITES[suite_name]
     partition = partition or city.vintage
     started = time.perf_counter()
-    con = warehouse.connect(database, read_only=True) if database else warehouse.connect()
+    con = warehouse.connect(database, read_only=True) if database else warehouse.connect(city)
     try:
         frame = suite.read(con, city, partition)
         facts = suite.facts(con, city, partition)
@@ -240,10 +243,10 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
         con.close()
     overrides = (city.config.get("quality") or {}).get("severity") or {}
     checks = apply_severity(suite_name, suite.checks(facts), overrides)
-    outcomes = validate(frame, checks, suite_name, run_id)
+    outcomes = validate(frame, checks, suite_name, run_id, city=city.name)
     seconds = time.perf_counter() - started
     failures = [describe_failure(suite_name, o) for o in outcomes if not o.success and o.check.severity == "blocking"]
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         sequence = _next_sequence(con)
         warehouse.replace_partition(
             con, "audit.validation_results",
@@ -260,5 +263,5 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
     if failures:
         raise GateFailed(f"gate {suite_name} failed for {city.name} {partition} ({len(failures)} blocking):\n  "
                          + "\n  ".join(failures)
-                         + f"\nData Docs (built at the end of this run): {data_docs_index()}")
+                         + f"\nData Docs (built at the end of this run): {data_docs_index(city.name)}")
     return outcomes

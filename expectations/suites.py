@@ -32,6 +32,7 @@ DEFAULT_THRESHOLDS = {
     "population_tolerance": 0.02,   # persons listed vs household sizes declared
     "sensor_day_completeness": 0.75,  # share of valid hourly readings a sensor needs on a day
     "min_scored_share": 0.9,        # share of smallest areas that must get a composite score
+    "max_missing_share": 0.1,       # share of smallest areas an index dimension or indicator may lack (no data)
 }
 
 
@@ -395,6 +396,77 @@ def checks_marts_index_scores(facts: dict) -> list[Check]:
     ]
 
 
+def read_marts_coverage(con, city: City, partition: str) -> pd.DataFrame:
+    """One row per indicator and node of the index spec in a period: whether its sources were delivered for the
+    period (`City.sources_of`), how many smallest areas lack it, and `coverage`: `ok`, or what is missing.
+
+    An indicator is missing in an area when its value is NULL without being suppressed (a suppressed cell is
+    withheld, not absent); a node, when its score is NULL and none of its indicators was suppressed there. A node
+    is expected when one of its indicators is; an item the marts do not hold at all lacks every area.
+    """
+    weights = _frame(con, "SELECT node_id, child_id FROM marts.index_weights WHERE city = ? AND period = ?",
+                     [city.name, partition])
+    sources = dict(con.execute("SELECT indicator_id, coalesce(source, 'census') FROM marts.indicator_catalogue "
+                               "WHERE city = ?", [city.name]).fetchall())
+    smallest = _scalar(con, "SELECT count(*) FROM marts.areas WHERE city = ? AND depth = 0", [city.name]) or 0
+    values = _frame(con, """
+        SELECT v.area_id, v.indicator_id, v.value IS NULL AND NOT coalesce(v.suppressed, FALSE) AS absent,
+               coalesce(v.suppressed, FALSE) AS suppressed
+        FROM marts.indicator_values v JOIN marts.areas a ON a.city = v.city AND a.area_id = v.area_id
+        WHERE v.city = ? AND v.period = ? AND a.depth = 0""", [city.name, partition])
+    scores = _frame(con, """
+        SELECT s.area_id, s.node_id, s.score IS NULL AS absent
+        FROM marts.index_scores s JOIN marts.areas a ON a.city = s.city AND a.area_id = s.area_id
+        WHERE s.city = ? AND s.period = ? AND a.depth = 0""", [city.name, partition])
+    delivered = set(city.sources_of(partition))
+    children = weights.groupby("node_id")["child_id"].apply(list).to_dict()
+
+    def leaves(item: str) -> list[str]:
+        return [leaf for child in children[item] for leaf in leaves(child)] if item in children else [item]
+
+    def missing_in(item: str) -> int:
+        if item not in children:
+            mine = values[values["indicator_id"] == item]
+            return int(mine["absent"].sum()) if len(mine) else smallest
+        mine = scores[scores["node_id"] == item]
+        if not len(mine):
+            return smallest
+        withheld = set(values.loc[values["indicator_id"].isin(leaves(item)) & values["suppressed"], "area_id"])
+        return int((mine["absent"] & ~mine["area_id"].isin(withheld)).sum())
+
+    rows = [{"item": item, "kind": "node" if item in children else "indicator",
+             "expected": any(sources.get(leaf, "census") in delivered for leaf in leaves(item)),
+             "areas": smallest, "missing": missing_in(item)}
+            for item in [*dict.fromkeys(weights["child_id"]), *children]]
+    frame = pd.DataFrame(rows, columns=["item", "kind", "expected", "areas", "missing"])
+    frame["missing_share"] = frame["missing"] / frame["areas"].where(frame["areas"] > 0)
+    frame["coverage"] = coverage_verdicts(frame, thresholds(city)["max_missing_share"])
+    return frame
+
+
+def facts_marts_coverage(con, city: City, partition: str) -> dict:
+    return thresholds(city)
+
+
+def coverage_verdicts(frame: pd.DataFrame, max_missing_share: float) -> pd.Series:
+    """`ok`, or e.g. `environment (node) has no value for 197 of 197 smallest areas (100%; at most 10%)` for an
+    expected item missing in more than `max_missing_share` of the smallest areas."""
+    bad = frame["expected"] & ~(frame["missing_share"].fillna(1.0) <= max_missing_share)
+    text = (frame["item"] + " (" + frame["kind"] + ") has no value for " + frame["missing"].astype(str) + " of "
+            + frame["areas"].astype(str) + " smallest areas (" + (frame["missing_share"].fillna(1.0) * 100)
+            .round().astype(int).astype(str) + f"%; at most {max_missing_share:.0%})")
+    return text.where(bad, "ok")
+
+
+def checks_marts_coverage(facts: dict) -> list[Check]:
+    return [
+        blocking("spec_coverage", "ExpectColumnValuesToBeInSet", "every indicator and dimension of the index whose "
+                 "sources were delivered for the period has a value in all but "
+                 f"{facts['max_missing_share']:.0%} of the smallest areas (a source missing for a whole period "
+                 "must stop the index, not shift it)", column="coverage", value_set=["ok"]),
+    ]
+
+
 def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
     return _frame(con, """
         SELECT v.*, v.denominator - c.min_denominator AS denominator_margin,
@@ -433,6 +505,8 @@ SUITES = {suite.name: suite for suite in [
           checks_marts_indicator_values, facts_marts_indicator_values),
     Suite("marts_index_scores", "marts", "composite index scores per area", read_marts_index_scores,
           checks_marts_index_scores, facts_marts_index_scores),
+    Suite("marts_coverage", "marts", "the index spec's indicators and dimensions present in the period",
+          read_marts_coverage, checks_marts_coverage, facts_marts_coverage),
     Suite("published_snapshot", "published", "the snapshot before it replaces current.duckdb",
           read_published_snapshot, checks_published_snapshot),
 ]}

@@ -46,7 +46,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
     # fail fast on a bad config, before the database
     configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
             raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
@@ -141,7 +141,7 @@ def build_index_scores(city: City) -> dict[str, int]:
 
     spec = load_spec(city.index_spec_path)
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         for vintage in city.vintages:
             counts[vintage] = _score_vintage(con, city, spec, vintage)
     for period_from, period_to in change_periods(city):

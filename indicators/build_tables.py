@@ -233,7 +233,7 @@ def build_table_marts(city: City) -> dict:
     catalogue, dimensions = table_catalogue(city)
     spec = load_spec(city.index_spec_path)  # fail fast on a bad spec, before the database
     spec_yaml = city.index_spec_path.read_text(encoding="utf-8")
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         areas = con.execute("SELECT area_id, level, depth, name, parent_id, geometry_wkt FROM staging.areas "
                             "WHERE city = ? ORDER BY depth, area_id", [city.name]).df()
         staged = con.execute("SELECT area_id, indicator_id, period, value, population, note "

@@ -112,7 +112,7 @@ def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str
     Each table's partition (city, period_from, period_to) is replaced, so a rerun gives the same rows.
     """
     period_from, period_to = str(period_from), str(period_to)
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         frames = {}
         for table, columns in (("index_scores", "index_id, area_id, level, period, node_id, score, rank"),
                                ("indicator_values", "area_id, level, indicator_id, period, value")):

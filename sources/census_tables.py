@@ -120,7 +120,7 @@ def load_census_tables(city: City) -> dict[str, int]:
             check=lambda frame, where, c=contract: check_delivery(frame, c, where),
         )
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         for name, frame in frames.items():
             counts[name] = warehouse.replace_partition(con, contracts[name].table, frame,
                                                        {"city": city.name, "_source": name})

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sources import NotDeliveredYet
 from sources.http import FetchError, HttpClient
 
 SERVICE_COLUMNS = ("record_id", "occurred_at", "lon", "lat", "category")
@@ -31,6 +32,10 @@ MAX_PAGE_SIZE = 32000
 
 class CkanError(FetchError):
     """A CKAN answer that is not what the Action API promises, or a dataset laid out otherwise than configured."""
+
+
+class ResourceNotPublished(CkanError, NotDeliveredYet):
+    """The dataset has no resource for the month (yet)."""
 
 
 def action_url(base_url: str, action: str) -> str:
@@ -141,7 +146,7 @@ def find_resource(package: Mapping[str, Any], name: str, *, url: str = "") -> di
         return matches[0]
     names = ", ".join(sorted(str(r.get("name")) for r in resources)) or "none"
     what = "no resource" if not matches else f"{len(matches)} resources"
-    raise CkanError(url or str(package.get("name")),
+    raise (CkanError if matches else ResourceNotPublished)(url or str(package.get("name")),
                     f"dataset {package.get('name')!r} has {what} named {name!r}; its resources are: {names}. "
                     "Check services.portal.resource in the city config, or that the month was published.")
 

@@ -37,7 +37,7 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
     landing = settings.paths().landing_for(city.name)
     key = settings.pseudonym_key(city.name, demo=city.demo)
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         counts["boundaries"] = land(
             con, city=city.name, landing=landing, relative=city.config["boundaries"], source="boundaries",
             table="raw.boundaries", loaded_for=city.vintage,
@@ -67,7 +67,7 @@ def land_services(city: City, month: str) -> dict[str, int]:
     services = city.section("services")
     landing = settings.paths().landing_for(city.name)
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         for family in services["families"]:
             relative = services["pattern"].format(family=family, month=month)
             counts[family] = land(
@@ -91,7 +91,7 @@ def land_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
     landing = settings.paths().landing_for(city.name)
     key = partition_key(interval_start, interval_end)
     relative = sensors["pattern"].format(month=f"{utc_naive(interval_start):%Y-%m}", interval=key)
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         stations = land(
             con, city=city.name, landing=landing, relative=sensors["stations"], source="sensors/stations",
             table="raw.sensor_stations", loaded_for=key, required=["sensor_id", "name", "geometry_wkt"],

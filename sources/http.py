@@ -59,10 +59,11 @@ USER_AGENT = f"bienestar/{_version()} (neighbourhood well-being pipeline; python
 class FetchError(RuntimeError):
     """A request that failed for good; the message names the URL, what happened and what to do."""
 
-    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+    def __init__(self, url: str, message: str, *, status: int | None = None, retryable: bool = False) -> None:
         super().__init__(f"{url}: {message}")
         self.url = url
         self.status = status
+        self.retryable = retryable  # a network problem, a timeout or a 5xx/408/429 that outlasted the attempts
 
 
 class _Retryable(Exception):
@@ -240,7 +241,7 @@ class HttpClient:
                 f"{problem.what}, {self.attempts} attempt(s) in all. The server or the network is failing; "
                 f"check that {self.label or 'the source'} is up and reachable, then rerun (Airflow retries "
                 "the task on its own).",
-                status=problem.status,
+                status=problem.status, retryable=True,
             )
         if problem.retry_after is not None:
             if problem.retry_after > self.max_wait:
@@ -248,7 +249,7 @@ class HttpClient:
                     url,
                     f"{problem.what}; the server asks to retry after {problem.retry_after:.0f} s (Retry-After), "
                     f"longer than this client waits (max_wait={self.max_wait:.0f} s). Rerun later.",
-                    status=problem.status,
+                    status=problem.status, retryable=True,
                 )
             return problem.retry_after
         return min(self.backoff * 2 ** (attempt - 1), self.max_wait)

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+from sources import NotDeliveredYet
 from sources.http import FetchError, HttpClient, origin, with_params
 
 PAGE_SIZE = 1000
@@ -87,6 +88,10 @@ PARAMETERS = {
 
 class SensorThingsError(FetchError):
     """A SensorThings answer we cannot land: unknown property or unit, missing field, out-of-interval time."""
+
+
+class NoObservations(NotDeliveredYet):
+    """No datastream has an observation in the interval."""
 
 
 def _name_key(text: str) -> str:
@@ -385,7 +390,7 @@ def _json_line(item: Any) -> str:
 def _write_lines(path: Path, head: str, items: list[Any], tail: str) -> Path:
     """A JSON document with one item per line, written through a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # concurrent runs write the same stations file
     body = ",\n".join(_json_line(item) for item in items)
     partial.write_text(f"{head}\n{body}\n{tail}\n", encoding="utf-8")
     os.replace(partial, path)
@@ -431,6 +436,9 @@ def fetch_sensor_interval(
     for stream in streams:
         readings += read_observations(base_url, stream, start, end, client=client,
                                       sensor_id=sensor_ids[stream.thing_id], page_size=page_size)
+    if not readings:
+        raise NoObservations(f"{base_url}: no observation in [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC "
+                             f"from any of {len(streams)} datastream(s): the interval has not been delivered yet")
     readings.sort(key=lambda r: (r["sensor_id"], r["parameter"], r["observed_at"]))
     sensors = Path(landing_dir) / "sensors"
     write_stations(sensors / "stations.geojson", stations)

@@ -13,6 +13,7 @@ import pytest
 _HOME = Path(tempfile.mkdtemp(prefix="bienestar-tests-"))
 os.environ["BIENESTAR_HOME"] = str(_HOME)
 os.environ.pop("BIENESTAR_CITY", None)
+os.environ.pop("BIENESTAR_CITIES", None)
 os.environ.pop("BIENESTAR_PSEUDONYM_KEY", None)
 
 from bienestar.runner import configure_airflow  # noqa: E402
@@ -27,7 +28,8 @@ def bienestar_home() -> Path:
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """Airflow's metadata DB (SQLite) migrated once per session, with the writer pool."""
+    """Airflow's metadata DB (SQLite) migrated once per session, with every city's pools."""
+    from bienestar.orchestration import deployed_cities
     from bienestar.runner import prepare_metadata_db
 
-    prepare_metadata_db()
+    prepare_metadata_db(deployed_cities())

@@ -57,6 +57,8 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     at: float  # time.monotonic() when it arrived
+    method: str = "GET"
+    body: bytes = b""
 
 
 @dataclass
@@ -82,7 +84,7 @@ class ScriptedServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def route(self, path: str, *replies: Reply, query: dict[str, str] | None = None) -> ScriptedServer:
-        """Answer GET `path` (with at least the `query` parameters given) with `replies`, in order."""
+        """Answer GET (or POST) `path` (with at least the `query` parameters given) with `replies`, in order."""
         self.routes.append(_Route(path, query or {}, list(replies)))
         return self
 
@@ -111,11 +113,15 @@ class ScriptedServer:
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:  # noqa: N802 (a webhook: the body is recorded, the reply scripted)
+                self.do_GET(method="POST", body=self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def do_GET(self, method: str = "GET", body: bytes = b"") -> None:  # noqa: N802 (http.server's naming)
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 with scripted._lock:
-                    scripted.requests.append(Seen(parts.path, query, dict(self.headers), time.monotonic()))
+                    scripted.requests.append(Seen(parts.path, query, dict(self.headers), time.monotonic(), method,
+                                                  body))
                 reply = scripted._next_reply(parts.path, query)
                 time.sleep(reply.delay)
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body

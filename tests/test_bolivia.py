@@ -35,7 +35,7 @@ def run_pipeline(home: Path, city: City = CITY) -> tuple[dict, dict]:
 
 
 def read_table(home: Path, table: str) -> pd.DataFrame:
-    with duckdb.connect(str(home / "warehouse" / "bienestar.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(home / "warehouse" / "bolivia_municipal.duckdb"), read_only=True) as con:
         return con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()
 
 

@@ -8,6 +8,8 @@ from bienestar import settings
 from bienestar.runner import run_pipeline
 from cities import load_city
 
+pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
+
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, airflow_db):
@@ -19,7 +21,7 @@ def published(tmp_path_factory, airflow_db):
 
 
 def read(paths, sql, params=()):
-    con = duckdb.connect(str(paths.current_snapshot), read_only=True)
+    con = duckdb.connect(str(paths.current_snapshot_for("bolivia_municipal")), read_only=True)
     try:
         return con.execute(sql, list(params)).df()
     finally:
@@ -50,7 +52,7 @@ def test_report_and_quality_record(published):
     paths, city = published
     html = (paths.reports_for(city.name) / "index.html").read_text(encoding="utf-8")
     assert "Bolivia" in html and 'src="map_score.png"' in html
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    con = duckdb.connect(str(paths.warehouse_for(city.name)), read_only=True)
     try:
         gates = con.execute("SELECT DISTINCT suite, \"partition\" FROM audit.validation_results WHERE city = ? "
                             "ORDER BY ALL", [city.name]).fetchall()

@@ -38,7 +38,7 @@ def build_everything(home: Path) -> tuple[dict, dict]:
 
 
 def read(home: Path, sql: str, params: list | None = None) -> pd.DataFrame:
-    with duckdb.connect(str(home / "warehouse" / "bienestar.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(home / "warehouse" / "bolivia_municipal.duckdb"), read_only=True) as con:
         return con.execute(sql, params or []).df()
 
 

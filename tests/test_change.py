@@ -96,7 +96,7 @@ def test_build_change_marts_writes_and_replaces_its_partition(tmp_path, monkeypa
     city = tiny_city(tmp_path)
     assert change_periods(city) == [("2012", "2024")]
     catalogue = pd.DataFrame({"indicator_id": ["no_water", "visits"], "unit": ["share", "per 1000"]})
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         # the sample city's indicator values carry margins of error too: extra columns must not matter
         for frame in (VALUES_2012, VALUES_2024):
             period = frame["period"].iloc[0]
@@ -110,7 +110,7 @@ def test_build_change_marts_writes_and_replaces_its_partition(tmp_path, monkeypa
     assert counts == {"index_change": 6, "indicator_change": 6}
     again = build_change_marts(city, "2012", "2024")  # a rerun replaces, never duplicates
     assert again == counts
-    with duckdb.connect(str(tmp_path / "warehouse" / "bienestar.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "warehouse" / "tiny.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT area_id, change_pp FROM marts.indicator_change WHERE city = 'tiny' AND "
                            "indicator_id = 'no_water' ORDER BY area_id").fetchall()
         root = con.execute("SELECT area_id, score_change, rank_change FROM marts.index_change WHERE city = 'tiny' "

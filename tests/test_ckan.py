@@ -7,7 +7,7 @@ import json
 import pytest
 from http_server import FIXTURES, Reply, ScriptedServer, fixture, json_reply
 
-from sources import ckan
+from sources import NotDeliveredYet, ckan
 from sources.http import FetchError, HttpClient
 
 CLIENT = HttpClient(timeout=1, attempts=2, backoff=0.01)
@@ -86,6 +86,14 @@ def test_unpublished_month_lists_the_resources_there_are(tmp_path):
     assert "no resource named 'health_visits_2024-07'" in str(raised.value)
     assert "health_visits_2024-05, health_visits_2024-06" in str(raised.value)
     assert not (tmp_path / "services").exists()
+    assert isinstance(raised.value, NotDeliveredYet)  # the run is skipped until the month is published
+
+
+def test_two_resources_of_one_name_are_an_error_not_a_wait():
+    package = {"name": "health_visits", "resources": [{"name": "health_visits_2024-06"}] * 2}
+    with pytest.raises(ckan.CkanError, match="has 2 resources named") as raised:
+        ckan.find_resource(package, "health_visits_2024-06")
+    assert not isinstance(raised.value, NotDeliveredYet)
 
 
 def test_unknown_dataset_is_a_404_naming_the_url(tmp_path):

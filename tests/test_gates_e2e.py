@@ -16,6 +16,8 @@ from bienestar.demo import portal_dir, prepare_demo
 from bienestar.runner import PipelineFailed, run_pipeline
 from cities import load_city
 
+pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
+
 
 @pytest.fixture(scope="module")
 def city():
@@ -32,11 +34,12 @@ def home(tmp_path_factory, airflow_db, city):
 
 
 def published_bytes(paths, city):
-    return paths.current_snapshot.read_bytes(), (paths.reports_for(city.name) / "index.html").read_bytes()
+    return (paths.current_snapshot_for(city.name).read_bytes(),
+            (paths.reports_for(city.name) / "index.html").read_bytes())
 
 
 def table(paths, sql):
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    con = duckdb.connect(str(paths.warehouse_for("la_paz_demo")), read_only=True)
     try:
         return con.execute(sql).df()
     finally:
@@ -82,7 +85,7 @@ def test_negative_household_sizes_stop_at_the_raw_gate(home, city):
     assert table(home, "SELECT count(*) AS n, sum(hash(household_id)) AS h FROM staging.households").equals(
         staged_before)
     assert "members_range" in set(failed_checks(home, "raw_census")["check_key"])
-    assert "Data Docs" in message and (home.quality / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert "Data Docs" in message and (home.quality_for(city.name) / "gx" / "uncommitted" / "data_docs" / "local_site"
                                        / "index.html").exists()
 
 
@@ -110,7 +113,7 @@ def test_sensor_unit_change_stops_the_sensor_run(home, city):
     # The sensor network now reports PM in mg/m3: the SensorThings connector refuses the unit before anything
     # is landed (a delivered file in another unit is stopped by the raw gate instead: see test_suites.py).
     message, _ = run_corrupted(home, city, f"sensors/readings_{month}.json", to_milligrams, portal_dir(city))
-    assert message.startswith(f"ingest_sensors ({month}-01) failed")
+    assert message.startswith(f"la_paz_demo.ingest_sensors ({month}-01) failed")
     assert "task fetch_from_portal failed" in message and "mg/m" in message
 
 
@@ -147,12 +150,12 @@ def latest_unexpected(paths, check_key, partition="2024-06-03"):
 
 def day_and_publication(day):
     """Only the sensor run of `day`, then the indicators and the publication: what a rerun of one day needs."""
-    return lambda step: step.label == day or step.dag_id in ("build_indicators", "publish_report")
+    return lambda step: step.label == day or step.name in ("build_indicators", "publish_report")
 
 
 def test_restored_files_run_clean_again(home, city):
     # the census runs (which failed above) and the stuck day again, with the files restored
-    run_pipeline(city, only=lambda step: step.dag_id == "ingest_census" or day_and_publication("2024-06-03")(step))
+    run_pipeline(city, only=lambda step: step.name == "ingest_census" or day_and_publication("2024-06-03")(step))
     latest = table(home, """SELECT suite, check_key, success, severity FROM audit.validation_results
                             QUALIFY sequence = max(sequence) OVER (PARTITION BY suite, "partition")""")
     assert latest.loc[latest["severity"] == "blocking", "success"].all()

@@ -16,6 +16,8 @@ from bienestar.runner import run_pipeline
 from cities import load_city
 from sources.privacy import pseudonymise
 
+pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
+
 SCALE = 0.25
 MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
          "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change"]
@@ -34,7 +36,7 @@ def pipeline_run(city, airflow_db, bienestar_home):
 
 
 def read(sql, params=(), path=None):
-    con = duckdb.connect(str(path or settings.paths().current_snapshot), read_only=True)
+    con = duckdb.connect(str(path or settings.paths().current_snapshot_for("la_paz_demo")), read_only=True)
     try:
         return con.execute(sql, list(params)).df()
     finally:
@@ -137,7 +139,7 @@ def expected_quarantine(manifest, key: bytes) -> set[tuple[str, str]]:
 
 def test_every_planted_fault_is_quarantined_and_nothing_else(pipeline_run, city):
     quarantine = read('SELECT source, record_id, field, reason, action FROM audit.quarantine WHERE city = ?',
-                      [city.name], path=settings.paths().warehouse)
+                      [city.name], path=settings.paths().warehouse_for("la_paz_demo"))
     key = settings.pseudonym_key(city.name, demo=True)
     expected = expected_quarantine(pipeline_run, key)
     found = {(src.rsplit("/", 1)[0] if src.startswith(("services/", "sensors/")) else src,
@@ -180,7 +182,7 @@ def test_report_shows_map_table_and_charts(pipeline_run, city):
 
 def test_validation_results_recorded(pipeline_run, city):
     results = read("SELECT suite, severity, success FROM audit.validation_results WHERE city = ?", [city.name],
-                   path=settings.paths().warehouse)
+                   path=settings.paths().warehouse_for("la_paz_demo"))
     from expectations.suites import SUITES
 
     assert set(results["suite"]) == set(SUITES)
@@ -189,16 +191,17 @@ def test_validation_results_recorded(pipeline_run, city):
 
 def test_second_run_gives_identical_marts(pipeline_run, city):
     before = {t: read(f"SELECT * FROM marts.{t} ORDER BY ALL") for t in MARTS}
-    snapshot_listing = sorted(p.name for p in settings.paths().published.iterdir())
+    snapshot_listing = sorted(p.name for p in settings.paths().published_for("la_paz_demo").iterdir())
     # Every DAG again (the census years, the services month, the first days of sensors, the planted stuck run
     # and gap) and the publication; the other days would only repeat what these show.
     rerun = {"2024-06-01", "2024-06-08", "2024-06-09", "2024-06-12"}
-    run_pipeline(city, only=lambda step: step.dag_id != "ingest_sensors" or step.label in rerun)
+    run_pipeline(city, only=lambda step: step.name != "ingest_sensors" or step.label in rerun)
     for table, frame in before.items():
         pd.testing.assert_frame_equal(read(f"SELECT * FROM marts.{table} ORDER BY ALL"), frame, obj=table)
-    assert sorted(p.name for p in settings.paths().published.iterdir()) == snapshot_listing
-    quarantine = read("SELECT count(*) AS n FROM audit.quarantine", path=settings.paths().warehouse)["n"].iloc[0]
-    assert quarantine == len(read("SELECT DISTINCT * FROM audit.quarantine", path=settings.paths().warehouse))
+    assert sorted(p.name for p in settings.paths().published_for("la_paz_demo").iterdir()) == snapshot_listing
+    working = settings.paths().warehouse_for(city.name)
+    quarantine = read("SELECT count(*) AS n FROM audit.quarantine", path=working)["n"].iloc[0]
+    assert quarantine == len(read("SELECT DISTINCT * FROM audit.quarantine", path=working))
 
 
 def test_planner_notebook_runs_on_the_snapshot(pipeline_run):
@@ -225,7 +228,7 @@ def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, 
     households = paths.landing_for(city.name) / city.config["census"]["households"]["file"]
     original = households.read_bytes()
     report = paths.reports_for(city.name) / "index.html"
-    published = paths.current_snapshot.read_bytes(), report.read_bytes()
+    published = paths.current_snapshot_for(city.name).read_bytes(), report.read_bytes()
     frame = pd.read_csv(households, dtype=str, keep_default_na=False)
     frame.drop(columns=["water_source"]).to_csv(households, index=False)
     try:
@@ -238,4 +241,4 @@ def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, 
     assert "missing field(s) water_source" in message and str(households) in message
     skipped = message.split("not run because of it: ")[1].splitlines()[0]
     assert set(skipped.split(", ")) == {"gate_raw_census", "build_staging_census", "gate_staging_census"}
-    assert (paths.current_snapshot.read_bytes(), report.read_bytes()) == published
+    assert (paths.current_snapshot_for(city.name).read_bytes(), report.read_bytes()) == published

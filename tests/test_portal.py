@@ -73,9 +73,12 @@ def test_a_month_of_sensors_lands_as_the_source_file(portal, city, tmp_path):
         (city / "sensors" / "stations.geojson").read_bytes()
 
 
-def test_an_interval_with_no_readings_lands_an_empty_array(portal, tmp_path):
-    path = sta.fetch_sensor_interval(portal + STA_PATH, "2024-07-01", "2024-07-02", tmp_path, client=CLIENT)
-    assert json.loads(path.read_text(encoding="utf-8")) == []
+def test_an_interval_with_no_readings_is_not_delivered_yet(portal, tmp_path):
+    """A day the network has not reported (yet): the run is skipped, not failed; nothing is landed."""
+    with pytest.raises(sta.NoObservations, match=r"no observation in \[2024-07-01 00:00, 2024-07-02 00:00\) UTC "
+                       r"from any of \d+ datastream\(s\): the interval has not been delivered yet"):
+        sta.fetch_sensor_interval(portal + STA_PATH, "2024-07-01", "2024-07-02", tmp_path, client=CLIENT)
+    assert not (tmp_path / "sensors" / "readings_2024-07-01.json").exists()
 
 
 def test_portal_errors_look_like_the_real_apis(portal):

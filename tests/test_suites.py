@@ -14,7 +14,7 @@ FACTS = {**DEFAULT_THRESHOLDS, "previous_rows": None}
 
 def failures(suite: str, frame: pd.DataFrame, facts: dict) -> set[str]:
     checks = SUITES[suite].checks(facts)
-    return {o.check.key for o in validate(frame, checks, f"test_{suite}") if not o.success}
+    return {o.check.key for o in validate(frame, checks, f"test_{suite}", city="suites") if not o.success}
 
 
 def raw_households(n=10):

@@ -271,7 +271,7 @@ def stage_census_tables(city: City) -> dict[str, Any]:
     catalogue = load_indicator_catalogue(city)
     contracts = census_contracts(city)
     boundary_source = census["areas"]["boundaries"]["source"]
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
         cleaned = {name: _typed_source(con, city, name, contract, _key_of(name, census))
                    for name, contract in contracts.items()}
         typed = {name: c.frame for name, c in cleaned.items()}

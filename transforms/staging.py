@@ -21,6 +21,9 @@ def _read(con, sql: str, params: list) -> pd.DataFrame:
 
 
 def _areas(con, city: City) -> pd.DataFrame:
+    """The city's staged areas (none before its first census run: callers say to run ingest_census first)."""
+    if not warehouse.table_exists(con, "staging.areas"):
+        return pd.DataFrame()
     return _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
 
 
@@ -31,7 +34,8 @@ def _quarantine(con, city: City, source: str, entries: list[dict]) -> None:
 def stage_census(city: City, vintage: str | None = None) -> dict[str, int]:
     """staging.areas, staging.households and staging.persons for one census year (default: the latest)."""
     vintage = vintage or city.vintage
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
+        warehouse.revoke_acceptance(con, city.name, "staging_census", vintage)
         boundaries = _read(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row", [city.name])
         areas = areas_from_boundaries(city, boundaries)
         warehouse.replace_partition(con, "staging.areas", areas, {"city": city.name})
@@ -55,10 +59,12 @@ def stage_census(city: City, vintage: str | None = None) -> dict[str, int]:
 def stage_services(city: City, month: str) -> dict[str, int]:
     """staging.service_records for one month, every family."""
     counts = {}
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
+        warehouse.revoke_acceptance(con, city.name, "staging_service_records", month)
         areas = _areas(con, city)
         if areas.empty:
-            raise RuntimeError(f"no areas for city {city.name!r} in staging: run ingest_census first")
+            raise RuntimeError(f"no areas for city {city.name!r} in staging: run {city.name}.ingest_census first, "
+                               "then clear this run to stage its delivery")
         for family in city.section("services")["families"]:
             raw = _read(con, "SELECT * FROM raw.service_records WHERE city = ? AND _source = ? AND _loaded_for = ? "
                         "ORDER BY _row", [city.name, f"services/{family}", month])
@@ -73,12 +79,16 @@ def stage_services(city: City, month: str) -> dict[str, int]:
 def stage_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
     """staging.sensor_stations and one interval of flagged staging.sensor_readings (see
     transforms/sensor_readings.py: flags, gaps and quarantine are computed in DuckDB)."""
+    from sources.sensor_deliveries import partition_key
     from transforms.sensor_readings import stage_readings
 
-    with warehouse.session() as con:
+    with warehouse.session(city) as con:
+        warehouse.revoke_acceptance(con, city.name, "staging_sensor_readings",
+                                    partition_key(interval_start, interval_end))
         areas = _areas(con, city)
         if areas.empty:
-            raise RuntimeError(f"no areas for city {city.name!r} in staging: run ingest_census first")
+            raise RuntimeError(f"no areas for city {city.name!r} in staging: run {city.name}.ingest_census first, "
+                               "then clear this run to stage its delivery")
         raw_stations = _read(con, "SELECT * FROM raw.sensor_stations WHERE city = ? ORDER BY _row", [city.name])
         stations = stage_stations(raw_stations, areas)
         warehouse.replace_partition(con, "staging.sensor_stations", stations, {"city": city.name})

@@ -30,7 +30,6 @@ import argparse
 import bisect
 import csv
 import json
-import os
 import re
 import sys
 import threading
@@ -748,10 +747,14 @@ class PortalServer(ThreadingHTTPServer):
     verbose = False
 
 
-def make_server(folder: Path, port: int = 0) -> PortalServer:
-    """Bind 127.0.0.1:`port` (0 picks a free port) and load the folder; call serve_forever() to answer."""
-    server = PortalServer((HOST, port), _Handler)
-    base_url = f"http://{HOST}:{server.server_address[1]}"
+def make_server(folder: Path, port: int = 0, *, host: str = HOST, public_url: str | None = None) -> PortalServer:
+    """Bind `host`:`port` (0 picks a free port) and load the folder; call serve_forever() to answer.
+
+    `public_url` is the base of the links the portal writes (next pages, downloads) when clients reach it under
+    another name (a container's service name); by default the address it listens on.
+    """
+    server = PortalServer((host, port), _Handler)
+    base_url = public_url or f"http://{HOST if host in ('0.0.0.0', '') else host}:{server.server_address[1]}"
     try:
         portal = load_portal(folder, base_url)
     except Exception:
@@ -784,20 +787,25 @@ def main(argv: list[str] | None = None) -> int:
                     "SensorThings API v1.1 service (sensors) on 127.0.0.1, for the demo and for trying the "
                     "connectors. Stop with Ctrl-C.",
     )
-    default = Path(os.environ["BIENESTAR_HOME"]) / "landing" / "la_paz_demo" if os.environ.get("BIENESTAR_HOME") \
-        else None
-    parser.add_argument("--folder", type=Path, default=default, required=default is None,
+    from bienestar import settings
+
+    default = settings.paths().home / "portal" / "la_paz_demo"
+    parser.add_argument("--folder", type=Path, default=default,
                         help="the generator's output folder, holding services/ and sensors/ "
-                             "(default: BIENESTAR_HOME/landing/la_paz_demo when BIENESTAR_HOME is set)")
-    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1; 0 picks a free one (default 8765)")
+                             f"(default: {default}, where `bienestar generate` writes it)")
+    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST}; 0.0.0.0 in a "
+                        "container)")
+    parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
+    parser.add_argument("--public-url", help="base URL clients use to reach the portal, written into its links "
+                        "(e.g. http://portal:8765 in compose; default: the address it listens on)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     try:
-        server = make_server(args.folder, args.port)
+        server = make_server(args.folder, args.port, host=args.host, public_url=args.public_url)
     except (FileNotFoundError, OSError) as err:
         parser.error(str(err))
     server.verbose = args.verbose
-    base = f"http://{HOST}:{server.server_address[1]}"
+    base = args.public_url or f"http://{HOST if args.host in ('0.0.0.0', '') else args.host}:{server.server_address[1]}"
     print(f"CKAN          {base}/api/3/action/package_list")
     print(f"SensorThings  {base}{STA_PATH}")
     print(f"for the connectors: BIENESTAR_CONN_<ID>_URL={base} (CKAN) or {base}{STA_PATH} (SensorThings)")

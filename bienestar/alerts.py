@@ -1,0 +1,146 @@
+"""Alerts to operators: a failed task, a run that is late.
+
+Where alerts go is the Airflow Connection `bienestar_alerts`:
+
+- conn type `http`/`https` (a webhook: Slack, Teams, Mattermost, ntfy, an incident tool): the alert is POSTed as
+  JSON `{"text": ..., "dag_id", "task_id", "run_id", "error", "log_url"}` to the connection's URL;
+- conn type `smtp` (Airflow's SMTP provider): an e-mail to the addresses in the connection's extra `{"to": [...]}`,
+  sent through that same connection (host, port, login, password, `from_email`).
+
+Without the connection, alerts are only logged (and a failed task's error is still recorded for `bienestar run`).
+Alerting never fails a task: an alert that cannot be sent is logged as an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bienestar import settings
+
+log = logging.getLogger(__name__)
+
+ALERT_CONN_ID = "bienestar_alerts"
+SEND_TIMEOUT = 10  # seconds: an alert endpoint that hangs must not hold the task's slot
+
+
+def first_line(error: object) -> str:
+    """The error's first line, as an operator reads it in an alert."""
+    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return text.strip().splitlines()[0] if text.strip() else "(no message)"
+
+
+# ------------------------------------------------------------------------------------------ failure record
+def failure_file(dag_id: str, run_id: str, task_id: str) -> Path:
+    return settings.paths().airflow_home / "failures" / dag_id / run_id.replace("/", "_") / f"{task_id}.txt"
+
+
+def read_failure(dag_id: str, run_id: str, task_id: str) -> str | None:
+    """The error a task of a run recorded when it failed, if any."""
+    path = failure_file(dag_id, run_id, task_id)
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+# ------------------------------------------------------------------------------------------ callbacks
+def task_failed(context) -> None:
+    """Task failure callback: record the error for this run and alert the operators."""
+    ti = context["ti"]
+    if ti.task_id == "fail_run":  # it only restates another task's failure, already alerted
+        return
+    error = context.get("exception")
+    text = f"{type(error).__name__}: {error}" if error is not None else "failed (see the task log)"
+    path = failure_file(ti.dag_id, ti.run_id, ti.task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    send({
+        "text": f"bienestar: task {ti.dag_id} / {ti.task_id} failed in run {ti.run_id}: {first_line(text)}",
+        "kind": "task_failed", "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
+        "error": first_line(text), "log_url": getattr(ti, "log_url", None),
+    })
+
+
+async def run_late(context=None, **kwargs) -> None:
+    """Deadline Alert callback (runs in the triggerer): a run has not finished by its deadline."""
+    import asyncio
+
+    run = (context or {}).get("dag_run") or {}
+    deadline = (context or {}).get("deadline") or {}
+    dag_id, run_id = run.get("dag_id", "?"), run.get("dag_run_id") or run.get("run_id", "?")
+    base = _base_url()
+    await asyncio.to_thread(send, {
+        "text": f"bienestar: run {run_id} of {dag_id} is late: not finished by {deadline.get('deadline_time')} "
+                f"({kwargs.get('expected', 'its deadline')}); state {run.get('state')}",
+        "kind": "run_late", "dag_id": dag_id, "task_id": None, "run_id": run_id,
+        "error": f"not finished by {deadline.get('deadline_time')}",
+        "log_url": f"{base}/dags/{dag_id}/runs/{run_id}" if base else None,
+    })
+
+
+def _base_url() -> str | None:
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("api", "base_url", fallback="").rstrip("/") or None
+    except Exception:  # outside an Airflow installation
+        return None
+
+
+# ------------------------------------------------------------------------------------------ delivery
+def _connection():
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(ALERT_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+
+
+def send(alert: dict) -> bool:
+    """Deliver an alert through `bienestar_alerts`; True when it went out. Never raises."""
+    log.error("ALERT %s", alert["text"])
+    try:
+        conn = _connection()
+        if conn is None:
+            log.warning("no Airflow Connection %r: the alert above was only logged (see docs/operations.md, "
+                        "Alerts)", ALERT_CONN_ID)
+            return False
+        if conn.conn_type in ("http", "https"):
+            _post(_webhook_url(conn), alert)
+        elif conn.conn_type in ("smtp", "email"):
+            _mail(conn, alert)
+        else:
+            log.error("Connection %r has conn type %r: use http (a webhook) or smtp", ALERT_CONN_ID, conn.conn_type)
+            return False
+        return True
+    except Exception as exc:  # an alert that cannot be sent must not hide the failure it reports
+        log.error("could not send the alert through %r: %s", ALERT_CONN_ID, first_line(exc))
+        return False
+
+
+def _webhook_url(conn) -> str:
+    from sources.connections import endpoint_from_airflow_connection
+
+    return endpoint_from_airflow_connection(conn).base_url
+
+
+def _post(url: str, alert: dict) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(alert).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as response:  # noqa: S310 (operator's own URL)
+        response.read()
+
+
+def _mail(conn, alert: dict) -> None:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    to = (conn.extra_dejson or {}).get("to")
+    if not to:
+        raise ValueError(f"Connection {ALERT_CONN_ID!r} (smtp) needs the recipients in its extra: "
+                         '{"to": ["ops@example.org"]}')
+    body = "\n".join(f"{key}: {value}" for key, value in alert.items() if value and key != "text")
+    with SmtpHook(smtp_conn_id=ALERT_CONN_ID) as hook:
+        hook.send_email_smtp(to=to, subject=alert["text"][:150], html_content=f"<pre>{body}</pre>")

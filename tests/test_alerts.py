@@ -1,0 +1,86 @@
+"""Alerts: a failed task of a real DAG run is POSTed to the `bienestar_alerts` webhook (a real HTTP server on
+127.0.0.1) with the DAG, task, run and error line, and recorded per run; an alert that cannot go out never fails
+anything."""
+
+import asyncio
+import json
+from urllib.parse import quote
+
+import pytest
+
+from bienestar import alerts
+from tests.http_server import Reply, ScriptedServer, json_reply
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    with ScriptedServer() as server:
+        server.route("/hooks/ops", json_reply({"ok": True}))
+        server.route("/hooks/broken", Reply(500, "down"))
+        monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_ALERTS", f"{server.base_url}/hooks/ops")
+        yield server
+
+
+def posted(server, path="/hooks/ops"):
+    return [json.loads(r.body) for r in server.seen(path) if r.method == "POST"]
+
+
+def test_first_line_of_an_error():
+    assert alerts.first_line(ValueError("bad row\n  detail")) == "ValueError: bad row"
+    assert alerts.first_line("  \n") == "(no message)"
+
+
+def test_a_failed_task_alerts_the_webhook_and_records_the_error(hook, airflow_db, tmp_path, monkeypatch):
+    """The census DAG of the sample city with nothing delivered: land_census_files fails at once (a missing file
+    is not worth a retry) and the operators' webhook gets the alert."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from bienestar.runner import DAGS_FOLDER
+
+    monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["la_paz_demo.ingest_census"]
+    run = dag.test(run_conf={"year": "2024"})
+    assert str(run.state) == "failed"
+    alerted = {a["task_id"]: a for a in posted(hook)}
+    assert set(alerted) == {"land_census_files"}  # fail_run only restates it: one alert per failure
+    alert = alerted["land_census_files"]
+    assert alert["kind"] == "task_failed" and alert["dag_id"] == "la_paz_demo.ingest_census"
+    assert alert["run_id"] == run.run_id
+    assert alert["error"].startswith("AirflowFailException: ") and "boundaries" in alert["error"]
+    assert "la_paz_demo.ingest_census / land_census_files failed" in alert["text"]
+    assert f"/dags/la_paz_demo.ingest_census/runs/{quote(run.run_id, safe='')}/tasks/land_census_files" in \
+        alert["log_url"]
+    [ti] = [ti for ti in run.get_task_instances() if ti.task_id == "land_census_files"]
+    assert ti.try_number == 1  # a deterministic error: failed at once, not retried
+    # the runner reads the error of exactly this run (an earlier or later failure does not overwrite it)
+    assert "boundaries" in alerts.read_failure(dag.dag_id, run.run_id, "land_census_files")
+    assert alerts.read_failure(dag.dag_id, "another-run", "land_census_files") is None
+
+
+def test_a_late_run_alert_names_the_run_and_its_deadline(hook):
+    context = {"dag_run": {"dag_id": "la_paz_demo.ingest_sensors", "dag_run_id": "scheduled__2024-06-03",
+                           "state": "running"},
+               "deadline": {"id": "x", "deadline_time": "2024-06-04T02:00:00+00:00"}}
+    asyncio.run(alerts.run_late(context=context, expected="2 hours after it was queued"))
+    [alert] = posted(hook)
+    assert alert["kind"] == "run_late" and alert["run_id"] == "scheduled__2024-06-03"
+    assert "is late: not finished by 2024-06-04T02:00:00+00:00 (2 hours after it was queued)" in alert["text"]
+
+
+def test_an_alert_that_cannot_be_sent_fails_nothing(hook, monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_ALERTS", f"{hook.base_url}/hooks/broken")
+    assert alerts.send({"text": "x", "kind": "task_failed"}) is False
+    assert len(hook.seen("/hooks/broken")) == 1
+    assert "could not send the alert" in caplog.text
+
+
+def test_without_the_connection_the_alert_is_only_logged(monkeypatch, caplog):
+    monkeypatch.delenv("AIRFLOW_CONN_BIENESTAR_ALERTS", raising=False)
+    assert alerts.send({"text": "bienestar: something failed", "kind": "task_failed"}) is False
+    assert "ALERT bienestar: something failed" in caplog.text and "bienestar_alerts" in caplog.text
+
+
+def test_smtp_without_recipients_says_what_to_set(monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_ALERTS", "smtp://mail.example.org:25")
+    assert alerts.send({"text": "x", "kind": "task_failed"}) is False
+    assert '{"to": ["ops@example.org"]}' in caplog.text
