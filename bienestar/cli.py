@@ -130,11 +130,13 @@ def cmd_airflow(args) -> int:
             deployment.stop()
         else:
             alive = deployment.running()
-            for name, pid in alive.items():
-                print(f"{name:<14} running (pid {pid})")
+            expected = deployment.expected_processes()
+            for name in sorted({*alive, *expected}):
+                print(f"{name:<14} " + (f"running (pid {alive[name]})" if name in alive else
+                                        f"NOT running: see {deployment.airflow_home() / 'logs' / (name + '.out')}"))
             if not alive:
                 print("not running (start with: make airflow)")
-            return 0 if alive else 3
+            return 0 if alive and set(expected) <= set(alive) else 3
     except RuntimeError as exc:
         print(f"bienestar airflow {args.action}: {exc}", file=sys.stderr)
         return 1

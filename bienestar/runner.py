@@ -101,7 +101,7 @@ def plan(city) -> list[Step]:
 
 
 def _failure_details(dag_run) -> str:
-    """Which tasks failed, with the error each recorded (see `orchestration.record_failure`), and what did not run."""
+    """Which tasks failed, with the error each recorded (see `alerts.task_failed`), and what did not run."""
     from airflow.utils.state import TaskInstanceState
 
     from bienestar.alerts import read_failure

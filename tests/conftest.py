@@ -6,6 +6,7 @@ before any test module can import it.
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,43 @@ def airflow_db():
     from bienestar.runner import prepare_metadata_db
 
     prepare_metadata_db(deployed_cities())
+
+
+SAMPLE_SCALE = 0.25  # a quarter of the sample city: the same shape (197 zones, 30 sensor days), a quarter of the rows
+
+
+@dataclass(frozen=True)
+class CompleteRun:
+    home: Path       # the session's BIENESTAR_HOME, where it ran
+    tables: dict     # the published snapshot's marts tables right after the run
+    seconds: float   # how long the DAG runs took
+    manifest: dict   # the generator's planted faults
+
+
+@pytest.fixture(scope="session")
+def complete_run(airflow_db) -> CompleteRun:
+    """The sample city generated once (scale 0.25) in the session's home, and what `bienestar run` (dag.test,
+    every DAG in order) publishes from it: the end-to-end tests read it, and every other order of runs (a real
+    scheduler, the order test) must reproduce its snapshot."""
+    import time
+
+    from bienestar.demo import prepare_demo
+    from bienestar.runner import run_pipeline
+    from cities import load_city
+
+    city = load_city("la_paz_demo")
+    manifest = prepare_demo(city, scale=SAMPLE_SCALE)
+    started = time.monotonic()
+    run_pipeline(city)
+    seconds = time.monotonic() - started
+    return CompleteRun(_HOME, snapshot_tables(_HOME / "published" / city.name / "current.duckdb"), seconds, manifest)
+
+
+def snapshot_tables(path: Path) -> dict:
+    """Every marts table of a published snapshot, rows sorted: two snapshots compare table by table."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
+                                            "ORDER BY 1").fetchall()]
+        return {t: con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").df() for t in tables}

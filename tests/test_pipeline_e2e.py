@@ -11,14 +11,12 @@ import pandas as pd
 import pytest
 
 from bienestar import settings
-from bienestar.demo import prepare_demo
 from bienestar.runner import run_pipeline
 from cities import load_city
 from sources.privacy import pseudonymise
 
 pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
 
-SCALE = 0.25
 MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
          "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change"]
 
@@ -29,10 +27,9 @@ def city():
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(city, airflow_db, bienestar_home):
-    manifest = prepare_demo(city, scale=SCALE)
-    run_pipeline(city)
-    return manifest
+def pipeline_run(complete_run):
+    """The sample city run once through every DAG in order (conftest.complete_run); its planted faults."""
+    return complete_run.manifest
 
 
 def read(sql, params=(), path=None):

@@ -73,6 +73,7 @@ def stage_services(city: City, month: str) -> dict[str, int]:
                                         {"city": city.name, "family": family, "month": month})
             _quarantine(con, city, f"services/{family}/{month}", cleaned.quarantine)
             counts[family] = len(cleaned.frame)
+            counts["quarantined"] = counts.get("quarantined", 0) + len(cleaned.quarantine)
     return counts
 
 
