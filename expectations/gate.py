@@ -257,9 +257,11 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
                                       "accepted_seq": sequence}])
             warehouse.replace_partition(con, "audit.accepted_loads", accepted,
                                         {"city": city.name, "suite": suite_name, "partition": partition})
-    for o in outcomes:
-        if not o.success and o.check.severity == "warning":
-            log.warning("data-quality warning: %s", describe_failure(suite_name, o))
+    warnings = [o for o in outcomes if not o.success and o.check.severity == "warning"]
+    log.info("gate %s %s %s: %d rows, %d checks, %d blocking failure(s), %d warning(s), %.1f s", suite_name,
+             city.name, partition, len(frame), len(outcomes), len(failures), len(warnings), seconds)
+    for o in warnings:
+        log.warning("data-quality warning: %s", describe_failure(suite_name, o))
     if failures:
         raise GateFailed(f"gate {suite_name} failed for {city.name} {partition} ({len(failures)} blocking):\n  "
                          + "\n  ".join(failures)
