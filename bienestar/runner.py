@@ -117,6 +117,16 @@ def _failure_details(dag_run) -> str:
     return "\n  ".join(lines) or f"run ended in state {dag_run.state}"
 
 
+def for_dag_test(dag):
+    """A DAG as `dag.test()` runs it here: no retries (a failure should stop the run at once; retries are for
+    flaky sources in production) and no Deadline Alerts (late runs are the scheduler's business, and Airflow
+    3.3.2's dag.test() cannot evaluate them: DagRun.update_state gets their serialized dicts, AttributeError 'hex')."""
+    for task in dag.tasks:
+        task.retries = 0
+    dag.deadline = None
+    return dag
+
+
 def _skipped(dag_run) -> str | None:
     """Why the run's first task skipped it (a source not delivered, sources incomplete), if it did."""
     from airflow.utils.state import TaskInstanceState
@@ -168,12 +178,7 @@ def _run_city_steps(city, out, only) -> None:
     steps = [step for step in plan(city) if only is None or only(step)]
     for number, step in enumerate(steps, start=1):
         dag = bag.get_dag(step.dag_id)
-        # Retries are for flaky sources in production; here a failure should stop the run at once.
-        for task in dag.tasks:
-            task.retries = 0
-        # Late-run alerts are the scheduler's business; Airflow 3.3.2's dag.test() cannot evaluate them
-        # (DagRun.update_state looks the alerts up by id and gets their serialized dicts: AttributeError 'hex').
-        dag.deadline = None
+        for_dag_test(dag)
         print(f"[{number}/{len(steps)}] {step.dag_id} ({step.label}) ...", file=out, flush=True)
         started = time.monotonic()
         dag_run = dag.test(logical_date=step.logical_date, run_conf=step.conf)

@@ -27,7 +27,7 @@ def runner(complete_run, tmp_path_factory):
     from airflow.dag_processing.dagbag import DagBag
 
     from bienestar.demo import serving_portal
-    from bienestar.runner import DAGS_FOLDER, prepare_metadata_db
+    from bienestar.runner import DAGS_FOLDER, for_dag_test, prepare_metadata_db
     from cities import load_city
 
     reference_home, reference = complete_run.home, complete_run.tables
@@ -39,11 +39,7 @@ def runner(complete_run, tmp_path_factory):
         patch.setenv("BIENESTAR_HOME", str(home))
         patch.setenv("BIENESTAR_CITIES", CITY)
         prepare_metadata_db([city])
-        dags = DagBag(dag_folder=str(DAGS_FOLDER)).dags
-        for dag in dags.values():
-            dag.deadline = None  # see bienestar.runner: dag.test() cannot evaluate Deadline Alerts
-            for task in dag.tasks:
-                task.retries = 0
+        dags = {dag_id: for_dag_test(dag) for dag_id, dag in DagBag(dag_folder=str(DAGS_FOLDER)).dags.items()}
 
         def run(name: str, *, day: str | None = None, month: str | None = None, year: str | None = None):
             dag = dags[f"{CITY}.{name}"]
