@@ -92,8 +92,10 @@ def cmd_quarantine(args) -> int:
     finally:
         con.close()
     frame["row"] = frame["row"].astype("Int64")
-    if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
+    if args.format == "csv":  # a record id like =HYPERLINK(...) must not run in the reader's spreadsheet
+        from sources.privacy import neutralise_formulas
+
+        neutralise_formulas(frame).to_csv(sys.stdout, index=False)
         return 0
     if frame.empty:
         print(f"nothing quarantined for {city.name}")

@@ -58,8 +58,10 @@ def read_input(path: Path | str, spec):
 
 def write_csv(frame, path: Path | str) -> None:
     """Write a table as the CLI writes it ('-' = stdout): full float precision, Unix newlines."""
+    from sources.privacy import neutralise_formulas
+
     target = sys.stdout if str(path) == "-" else path
-    frame.to_csv(target, index=False, lineterminator="\n")
+    neutralise_formulas(frame).to_csv(target, index=False, lineterminator="\n")
 
 
 def _fail(message: str) -> int:

@@ -50,6 +50,7 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
             frame = prepare_delivery(
                 landing / relative, relative=relative, source=f"census/{part}", loaded_for=vintage,
                 required=spec["required"], drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
+                keep=spec.get("keep") or (),
             )
             if spec.get("generalise_location"):
                 if areas is None:

@@ -38,7 +38,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from bienestar import warehouse
-from sources.privacy import strip_identifiers
+from sources.privacy import keep_declared, strip_identifiers
 
 FORMATS = ("csv", "parquet", "xlsx", "json", "geojson", "topojson", "shapefile", "gpkg")
 SUFFIX_FORMATS = {
@@ -504,9 +504,12 @@ def prepare_delivery(
     key: bytes | None = None,
     read_options: Mapping[str, Any] | None = None,
     check: Callable[[pd.DataFrame, str], None] | None = None,
+    keep: Collection[str] = (),
 ) -> pd.DataFrame:
-    """One delivered file as it goes into raw: read, checked (columns, then the contract), identifiers removed,
-    lineage added. Raises before anything is written, so a bad delivery loads nothing."""
+    """One delivered file as it goes into raw: read, checked (columns, then the contract), only the declared
+    columns kept (`required` and `keep`: an allow list; the names of the others go to the lineage column
+    `_undeclared_columns`, never their values), identifiers removed, lineage added. Raises before anything is
+    written, so a bad delivery loads nothing."""
     options = {k: v for k, v in (read_options or {}).items() if k in READ_OPTIONS and v is not None}
     frame = read_delivery(path, **options)
     if check is not None:  # first: a contract's message says more (types, units) than check_columns can
@@ -514,8 +517,10 @@ def prepare_delivery(
     check_columns(frame, path, required)
     if pseudonymise and key is None:
         raise ValueError("a pseudonymisation key is needed to load ids")
+    frame, undeclared = keep_declared(frame, ["_row", *required, *keep, *(pseudonymise or [])])
     frame = strip_identifiers(frame, drop or [], pseudonymise or [], key or b"")
-    return frame.assign(_source=source, _delivery=relative, _sha256=file_sha256(path), _loaded_for=loaded_for)
+    return frame.assign(_source=source, _delivery=relative, _sha256=file_sha256(path), _loaded_for=loaded_for,
+                        _undeclared_columns=",".join(undeclared))
 
 
 def land(

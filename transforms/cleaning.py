@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-LINEAGE = ["_source", "_delivery", "_sha256", "_row", "_loaded_for", "city"]
+LINEAGE = ["_source", "_delivery", "_sha256", "_row", "_loaded_for", "_undeclared_columns", "city"]
 
 
 @dataclass(frozen=True)
