@@ -91,9 +91,10 @@ def test_a_delivery_with_extra_identifying_columns_stores_none_of_them(sample_ho
         lineage = con.execute("SELECT DISTINCT _undeclared_columns FROM raw.census_households WHERE city = ? "
                               "AND _loaded_for = ?", [city.name, city.vintage]).fetchall()
         assert lineage == [("address,ci_jefe,head_name,telefono",)]  # by name only (the dropped identifiers too)
-        quarantined = con.execute("SELECT count(*) FROM audit.quarantine WHERE source = 'census/households' AND "
-                                  "field = 'rooms'").fetchone()[0]
-        assert quarantined >= 5
+        records = [r[0] for r in con.execute(
+            "SELECT record FROM audit.quarantine WHERE source = 'census/households' AND field = 'rooms' "
+            "AND reason LIKE 'invalid value ''many''%'").fetchall()]
+        assert records == ['{"rooms": "many"}'] * 5  # the offending value as delivered, nothing else of the record
     finally:
         con.close()
 
@@ -108,3 +109,17 @@ def test_quarantine_csv_export_cannot_run_formulas(tmp_path, monkeypatch, capsys
     assert cli.main(["quarantine", "--city", city.name, "--format", "csv"]) == 0
     exported = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str)
     assert exported["record_id"][0] == "'=HYPERLINK(\"http://evil\",\"click\")"
+
+
+def test_quarantine_keeps_the_offending_value_and_a_coarse_place():
+    from transforms.cleaning import offending_values
+
+    row = pd.Series({"record_id": "R7", "occurred_at": "2024-06-03T10:00", "lon": "-68.123456", "lat": "-16.5049",
+                     "category": "violence", "_delivery": "services/x.csv", "_row": 7})
+    assert offending_values(row, "lon") == {"lon": -68.123, "lat": -16.505}  # about 100 m, no other field
+    assert offending_values(row, "occurred_at") == {"occurred_at": "2024-06-03T10:00"}
+    assert offending_values(row, "record_id") == {"record_id": "R7"}
+    assert offending_values(row, None) is None and offending_values(row, "_delivery") is None
+    assert offending_values(row.replace({"-68.123456": "x68"}), "lon") == {"lon": "x68", "lat": -16.505}
+    census = pd.Series({"household_id": "h", "area_id": None, "location": "outside", "rooms": "3"})
+    assert offending_values(census, "lon") == {"location": "outside", "area_id": None}

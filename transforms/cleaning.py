@@ -61,8 +61,35 @@ class Cleaned:
                 "field": fld,
                 "reason": str(reasons.loc[idx]),
                 "action": action,
-                "record": {k: (None if pd.isna(v) else v) for k, v in row.items() if k not in LINEAGE},
+                "record": offending_values(row, fld),
             })
+
+
+COORDINATES = ("lon", "lat")
+WHERE = ("lon", "lat", "location", "area_id")  # what a location problem is about
+
+
+def offending_values(row: pd.Series, fld: str | None) -> dict | None:
+    """What quarantine keeps of a record: the offending field's value only, not the record (its other fields may
+    identify someone); for a location problem the place, with coordinates to 3 decimals (about 100 m)."""
+    if not fld:
+        return None
+    names = WHERE if fld in WHERE else (fld,)
+    kept = {}
+    for name in names:
+        if name in row.index and name not in LINEAGE:
+            value = row[name]
+            kept[name] = None if pd.isna(value) else _generalised(name, value)
+    return kept or None
+
+
+def _generalised(name: str, value):
+    if name not in COORDINATES:
+        return value
+    try:
+        return round(float(value), 3)
+    except (TypeError, ValueError):
+        return value  # an unreadable coordinate is itself the problem reported
 
 
 def drop_duplicates(cleaned: Cleaned, key: str, content: list[str]) -> None:
@@ -96,11 +123,12 @@ def type_fields(cleaned: Cleaned, fields: dict[str, Field], record_id: str) -> N
             index=text.index,
         )
         problem = invalid if spec.non_response else missing | invalid
-        cleaned.frame = cleaned.frame.assign(**{name: value})
+        # recorded before the field is typed, so quarantine keeps the value as delivered
         if spec.required:
             cleaned.reject(problem, reason=reason, record_id=record_id, fld=name)
         else:
             cleaned.flag(problem, reason=reason + " (record kept, field left empty)", record_id=record_id, fld=name)
+        cleaned.frame = cleaned.frame.assign(**{name: value})  # aligned on the index: rejected rows are gone
 
 
 def _expected(spec: Field) -> str:
