@@ -9,6 +9,7 @@ then block an index with a dimension or indicator missing for more than the city
 from airflow.sdk import dag, task
 
 from bienestar.orchestration import (
+    city_sources,
     close_run,
     dag_kwargs,
     deployed_cities,
@@ -24,8 +25,6 @@ MARTS_GATES = ("marts_index_scores", "marts_coverage")
 
 
 def indicators_dag(city):
-    from bienestar.orchestration import city_sources
-
     outlet = marts(city)
     pool = writer_pool(city)
     schedule = None
