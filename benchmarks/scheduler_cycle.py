@@ -54,57 +54,39 @@ def main() -> int:
 
 def scheduler_cycle(bienestar: str, env: dict, home: Path, executor: str) -> float:
     import json
-    import socket
-
-    import psycopg2
 
     sys.path.insert(0, str(ROOT))
-    from bienestar.deployment import Client
-
-    def free_port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-    def psql(sql: str) -> None:
-        con = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-        con.autocommit = True
-        try:
-            con.cursor().execute(sql)
-        finally:
-            con.close()
+    from bienestar.deployment import Client, free_port, fresh_postgres_database
 
     db = f"bienestar_cycle_{os.getpid()}"
     port = free_port()
     env = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
            "AIRFLOW__CORE__EXECUTOR": executor, "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/14",
            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{db}"}
-    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql(f"CREATE DATABASE {db}")
-    try:
-        subprocess.run([bienestar, "airflow", "start", "--port", str(port), "--portal-port", str(free_port())],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        password = json.loads((home / "airflow" / "passwords.json").read_text())["admin"]
-        client = Client(f"http://127.0.0.1:{port}", "admin", password)
-        dag_ids = [f"{CITY}.{d}" for d in DAGS]
-        started = time.monotonic()
-        for dag_id in dag_ids:
-            client.unpause(dag_id)
-        client.trigger(f"{CITY}.ingest_census", {"year": "2024"})
-        client.wait_idle(dag_ids, settle=1)
-        client.backfill(f"{CITY}.ingest_sensors", "2024-06-01", "2024-06-30", max_active_runs=4)
-        client.backfill(f"{CITY}.ingest_services", "2024-06-01", "2024-06-01")
-        client.wait_idle(dag_ids, settle=1)
-        client.trigger(f"{CITY}.ingest_census", {"year": "2012"})
-        client.wait_idle(dag_ids, settle=1)
-        seconds = time.monotonic() - started - 3  # the three one-second settles are the harness's, not Airflow's
-        published = [r for r in client.runs(f"{CITY}.publish_report") if r["state"] == "success"]
-        if not published or not (home / "published" / CITY / "current.duckdb").exists():
-            raise RuntimeError("the cycle ended without a publication")
-        return seconds
-    finally:
-        subprocess.run([bienestar, "airflow", "stop"], env=env, stdout=subprocess.DEVNULL)
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    with fresh_postgres_database(db):
+        try:
+            subprocess.run([bienestar, "airflow", "start", "--port", str(port), "--portal-port", str(free_port())],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            password = json.loads((home / "airflow" / "passwords.json").read_text())["admin"]
+            client = Client(f"http://127.0.0.1:{port}", "admin", password)
+            dag_ids = [f"{CITY}.{d}" for d in DAGS]
+            started = time.monotonic()
+            for dag_id in dag_ids:
+                client.unpause(dag_id)
+            client.trigger(f"{CITY}.ingest_census", {"year": "2024"})
+            client.wait_idle(dag_ids, settle=1)
+            client.backfill(f"{CITY}.ingest_sensors", "2024-06-01", "2024-06-30", max_active_runs=4)
+            client.backfill(f"{CITY}.ingest_services", "2024-06-01", "2024-06-01")
+            client.wait_idle(dag_ids, settle=1)
+            client.trigger(f"{CITY}.ingest_census", {"year": "2012"})
+            client.wait_idle(dag_ids, settle=1)
+            seconds = time.monotonic() - started - 3  # the three one-second settles are the harness's, not Airflow's
+            published = [r for r in client.runs(f"{CITY}.publish_report") if r["state"] == "success"]
+            if not published or not (home / "published" / CITY / "current.duckdb").exists():
+                raise RuntimeError("the cycle ended without a publication")
+            return seconds
+        finally:
+            subprocess.run([bienestar, "airflow", "stop"], env=env, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

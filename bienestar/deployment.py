@@ -407,3 +407,35 @@ class Client:
                 return time.monotonic() - started
             time.sleep(1)
         raise TimeoutError(f"still busy after {timeout:.0f} s: {self.busy(dag_ids)[:5]}")
+
+
+# ---------------------------------------------------------------------------------------------- for scripts and tests
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(name: str, *, host: str = "127.0.0.1", port: int = 5432, user: str = "postgres"):
+    """A new, empty PostgreSQL database for a throw-away deployment (trust auth), dropped afterwards even on
+    failure; yields its name."""
+    import psycopg2
+
+    def run(sql: str) -> None:
+        con = psycopg2.connect(host=host, port=port, user=user, dbname="postgres")
+        con.autocommit = True
+        try:
+            con.cursor().execute(sql)
+        finally:
+            con.close()
+
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

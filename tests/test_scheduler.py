@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import snapshot_tables
 
-from bienestar.deployment import Client
+from bienestar.deployment import Client, free_port, fresh_postgres_database
 
 pytestmark = pytest.mark.scheduler  # real Airflow processes: make test, not make test-fast
 
@@ -36,23 +35,6 @@ LA_PAZ = "la_paz_demo"
 BOLIVIA = "bolivia_municipal"
 DAGS = ("ingest_census", "ingest_services", "ingest_sensors", "build_indicators", "publish_report")
 BOLIVIA_DAGS = ("ingest_census", "build_indicators", "publish_report")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _psql(sql: str) -> None:
-    import psycopg2
-
-    con = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    con.autocommit = True
-    try:
-        con.cursor().execute(sql)
-    finally:
-        con.close()
 
 
 @contextlib.contextmanager
@@ -71,21 +53,19 @@ def deployment(reference_home: Path, home: Path, executor: str):
         "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/15",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{db}",
     })
-    _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    _psql(f"CREATE DATABASE {db}")
-    try:
-        started = subprocess.run([BIENESTAR, "airflow", "start", "--port", str(port), "--portal-port",
-                                  str(portal_port)], env=env, capture_output=True, text=True, timeout=600)
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert f"Airflow is up: http://127.0.0.1:{port}" in started.stdout
-        password = json.loads((home / "airflow" / "passwords.json").read_text())["admin"]
-        assert f"login admin / {password}" in started.stdout
-        yield Client(f"http://127.0.0.1:{port}", "admin", password), started.stdout
-    finally:
-        stopped = subprocess.run([BIENESTAR, "airflow", "stop"], env=env, capture_output=True, text=True,
-                                 timeout=120)
-        assert not list((home / "airflow" / "run").glob("*.pid")), stopped.stdout
-        _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    with fresh_postgres_database(db):
+        try:
+            started = subprocess.run([BIENESTAR, "airflow", "start", "--port", str(port), "--portal-port",
+                                      str(portal_port)], env=env, capture_output=True, text=True, timeout=600)
+            assert started.returncode == 0, started.stdout + started.stderr
+            assert f"Airflow is up: http://127.0.0.1:{port}" in started.stdout
+            password = json.loads((home / "airflow" / "passwords.json").read_text())["admin"]
+            assert f"login admin / {password}" in started.stdout
+            yield Client(f"http://127.0.0.1:{port}", "admin", password), started.stdout
+        finally:
+            stopped = subprocess.run([BIENESTAR, "airflow", "stop"], env=env, capture_output=True, text=True,
+                                     timeout=120)
+            assert not list((home / "airflow" / "run").glob("*.pid")), stopped.stdout
 
 
 def overlapping(intervals: list[tuple[datetime, datetime, str]]) -> list[tuple[str, str]]:
