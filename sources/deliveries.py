@@ -10,6 +10,7 @@ import pandas as pd
 
 from bienestar import settings, warehouse
 from cities import City
+from sources import NotDeliveredYet
 from sources.files import land, prepare_delivery
 from transforms.areas import areas_from_boundaries
 from transforms.point_index import place_points_fast
@@ -67,10 +68,13 @@ def land_services(city: City, month: str) -> dict[str, int]:
     """Every service family's delivery for one month into raw.service_records."""
     services = city.section("services")
     landing = settings.paths().landing_for(city.name)
+    files = {family: services["pattern"].format(family=family, month=month) for family in services["families"]}
+    absent = [relative for relative in files.values() if not (landing / relative).exists()]
+    if len(absent) == len(files):  # nothing of the month yet: a scheduled run is skipped, not failed
+        raise NotDeliveredYet(f"{landing}: no service records for {month} yet (expected {', '.join(absent)})")
     counts = {}
     with warehouse.session(city) as con:
-        for family in services["families"]:
-            relative = services["pattern"].format(family=family, month=month)
+        for family, relative in files.items():  # a month half delivered fails, naming the missing file
             counts[family] = land(
                 con, city=city.name, landing=landing, relative=relative, source=f"services/{family}",
                 table="raw.service_records", loaded_for=month, required=services["required"],
@@ -92,6 +96,8 @@ def land_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
     landing = settings.paths().landing_for(city.name)
     key = partition_key(interval_start, interval_end)
     relative = sensors["pattern"].format(month=f"{utc_naive(interval_start):%Y-%m}", interval=key)
+    if not (landing / relative).exists():  # a scheduled day not delivered yet is skipped, not failed
+        raise NotDeliveredYet(f"{landing / relative}: no sensor readings for {key} yet")
     with warehouse.session(city) as con:
         stations = land(
             con, city=city.name, landing=landing, relative=sensors["stations"], source="sensors/stations",

@@ -94,3 +94,26 @@ def test_timeouts_default_and_per_city():
     assert task_timeout(city()) == timedelta(minutes=30) and run_timeout(city()) == timedelta(hours=3)
     custom = city(schedule={"task_timeout_minutes": 5, "run_timeout_minutes": 45})
     assert task_timeout(custom) == timedelta(minutes=5) and run_timeout(custom) == timedelta(minutes=45)
+
+
+def test_a_file_delivered_interval_not_there_yet_is_skipped_a_half_delivered_month_fails(tmp_path, monkeypatch):
+    """Cities that deliver services and sensors as files into landing/ (no portal): nothing yet -> skip."""
+    from sources import NotDeliveredYet
+    from sources.deliveries import land_sensors, land_services
+
+    monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
+    c = city(services={"families": ["health", "police"], "pattern": "services/{family}_{month}.csv",
+                       "required": ["record_id"]},
+             sensors={"stations": "sensors/stations.geojson", "pattern": "sensors/readings_{interval}.json"})
+    with pytest.raises(NotDeliveredYet, match=r"no service records for 2024-07 yet \(expected "
+                                              r"services/health_2024-07.csv, services/police_2024-07.csv\)"):
+        land_services(c, "2024-07")
+    with pytest.raises(AirflowSkipException), task_errors():
+        land_services(c, "2024-07")
+    health = tmp_path / "landing" / "tiny" / "services" / "health_2024-07.csv"
+    health.parent.mkdir(parents=True)
+    health.write_text("record_id\nR1\n", encoding="utf-8")
+    with pytest.raises(AirflowFailException, match=r"police_2024-07.csv: delivery not found"), task_errors():
+        land_services(c, "2024-07")  # half a month: an error that names the missing file
+    with pytest.raises(NotDeliveredYet, match=r"readings_2024-07-02.json: no sensor readings for 2024-07-02 yet"):
+        land_sensors(c, datetime(2024, 7, 2, tzinfo=UTC), datetime(2024, 7, 3, tzinfo=UTC))
