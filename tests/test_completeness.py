@@ -102,3 +102,19 @@ def test_describe_lists_what_is_missing_per_source():
     text = describe(gaps, shown=5)
     assert text.startswith("census: 1 partition(s) not staged and gated: 2024; sensors: 7 partition(s)")
     assert "2024-06-05, ... (2 more)" in text and "2024-06-06" not in text
+
+
+def test_staging_the_census_revokes_its_acceptance(home, tmp_path):
+    """The real staging code, not a stand-in: restaging a census year makes it unusable until its gate passes."""
+    from bienestar.demo import prepare_demo
+    from cities import load_city
+    from sources.deliveries import land_census
+    from transforms.staging import stage_census
+
+    sample = load_city("la_paz_demo")
+    prepare_demo(sample, scale=0.05)
+    land_census(sample, "2024")
+    accept(sample, ("staging_census", "2024"))
+    assert Need("census", "staging_census", "2024") not in missing(sample, ["2024"])
+    stage_census(sample, "2024")
+    assert Need("census", "staging_census", "2024") in missing(sample, ["2024"])
