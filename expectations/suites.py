@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from cities import City
+from privacy import disclosure
 
 DEFAULT_THRESHOLDS = {
     "max_row_drop": 0.2,            # fewer rows than (1 - this) x the last accepted load: a cut file
@@ -327,15 +328,55 @@ def checks_staging_sensors(facts: dict) -> list[Check]:
 
 # ---------------------------------------------------------------- marts: what planners read
 def read_marts_indicator_values(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, """
+    return _frame(con, f"""
         SELECT v.*, c.unit,
                CASE WHEN c.unit = 'share' THEN v.value END AS share_value,
                CASE WHEN c.unit = 'share' THEN v.numerator END AS share_numerator,
                CASE WHEN c.unit = 'share' THEN v.denominator END AS share_denominator,
-               v.denominator - c.min_denominator AS denominator_margin
+               {disclosure_columns(city)}
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
           ON c.city = v.city AND c.indicator_id = v.indicator_id
         WHERE v.city = ? AND v.period = ? ORDER BY v.level, v.area_id, v.indicator_id""", [city.name, partition])
+
+
+def disclosure_columns(city: City) -> str:
+    """SQL columns (over `marts.indicator_values v` joined to its catalogue `c`) that check the city's disclosure
+    rules (privacy/disclosure.py) on what is published:
+
+    denominator_margin  a published cell's denominator minus its minimum (the sensitive one where flagged): >= 0
+    small_count         `ok`, or the published numerator (or a share's complement) of 1 .. min_count - 1 cases
+    reason              `published`, or why the cell is withheld (`primary`, `sensitive`, `secondary`)
+    reason_consistent   a cell is withheld exactly when it has a reason
+    The households behind a share of persons are not in the marts; the stage itself holds them to the rules.
+    """
+    rules = disclosure.Rules.of(city)
+    minimum = (f"CASE WHEN c.sensitive THEN greatest(c.min_denominator, {rules.sensitive_min_denominator}) "
+               "ELSE c.min_denominator END")
+    count = f"CASE WHEN c.sensitive THEN {rules.sensitive_min_count} ELSE {rules.min_count} END"
+    return f"""v.denominator - ({minimum}) AS denominator_margin,
+               CASE WHEN c.min_denominator > 0 AND NOT v.suppressed AND (
+                        (v.numerator > 0 AND v.numerator < {count}) OR
+                        (c.unit = 'share' AND v.denominator - v.numerator > 0
+                         AND v.denominator - v.numerator < {count}))
+                    THEN v.area_id || ' ' || v.indicator_id || ': ' || v.numerator || ' of ' || v.denominator
+                    ELSE 'ok' END AS small_count,
+               coalesce(v.suppression, 'published') AS reason,
+               v.suppressed = (v.suppression IS NOT NULL) AS reason_consistent"""
+
+
+def disclosure_checks() -> list[Check]:
+    """The disclosure rules as blocking checks (columns from `disclosure_columns`)."""
+    return [
+        blocking("suppression", "ExpectColumnValuesToBeBetween", "no published value rests on fewer cases than the "
+                 "indicator's minimum (the sensitive minimum where flagged)", column="denominator_margin",
+                 min_value=0),
+        blocking("no_small_counts", "ExpectColumnValuesToBeInSet", "no published count, nor a share's complement, "
+                 "of 1 to min_count - 1 cases", column="small_count", value_set=["ok"]),
+        blocking("suppression_reason", "ExpectColumnValuesToBeInSet", "every cell is published or withheld for a "
+                 "stated reason", column="reason", value_set=["published", *disclosure.REASONS]),
+        blocking("suppression_flag", "ExpectColumnValuesToBeInSet", "a cell is flagged suppressed exactly when it "
+                 "has a reason", column="reason_consistent", value_set=[True]),
+    ]
 
 
 def facts_marts_indicator_values(con, city: City, partition: str) -> dict:
@@ -355,8 +396,7 @@ def checks_marts_indicator_values(facts: dict) -> list[Check]:
         blocking("numerator_le_denominator", "ExpectColumnPairValuesAToBeGreaterThanB", "a share's numerator never "
                  "exceeds its denominator", column_A="share_denominator", column_B="share_numerator", or_equal=True,
                  ignore_row_if="either_value_is_missing"),
-        blocking("suppression", "ExpectColumnValuesToBeBetween", "no published value rests on fewer cases than the "
-                 "indicator's minimum", column="denominator_margin", min_value=0),
+        *disclosure_checks(),
     ]
 
 
@@ -468,8 +508,8 @@ def checks_marts_coverage(facts: dict) -> list[Check]:
 
 
 def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, """
-        SELECT v.*, v.denominator - c.min_denominator AS denominator_margin,
+    return _frame(con, f"""
+        SELECT v.*, c.unit, {disclosure_columns(city)},
                CASE WHEN v.suppressed THEN coalesce(v.value, v.numerator, v.denominator) END AS suppressed_content
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c
           ON c.city = v.city AND c.indicator_id = v.indicator_id WHERE v.city = ?
@@ -479,8 +519,7 @@ def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
 def checks_published_snapshot(facts: dict) -> list[Check]:
     return [
         blocking("not_empty", "ExpectTableRowCountToBeBetween", "the snapshot is not empty", min_value=1),
-        blocking("suppression", "ExpectColumnValuesToBeBetween", "no published cell below the suppression threshold",
-                 column="denominator_margin", min_value=0),
+        *disclosure_checks(),
         blocking("suppressed_cells_empty", "ExpectColumnValuesToBeNull", "suppressed cells carry no value, "
                  "numerator or denominator", column="suppressed_content"),
     ]

@@ -288,6 +288,9 @@ def af_area_counts(scores: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+CASES = ("numerator_cases", "denominator_cases")
+
+
 def af_contributions(rolled: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     """Contribution of each indicator to M0 per area, from (rolled-up) counts: w_j·CH_j / M0.
 
@@ -297,15 +300,22 @@ def af_contributions(rolled: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     """
     keys = [c for c in rolled.columns if c not in ("indicator_id", "numerator", "denominator", "multiplier",
                                                     "weight_sq")]
-    m0 = rolled.loc[rolled["indicator_id"] == "af_m0", [*keys, "numerator"]].rename(columns={"numerator": "m0"})
+    keys = [c for c in keys if c not in CASES]
+    cases = [c for c in CASES if c in rolled.columns]
+    m0 = rolled.loc[rolled["indicator_id"] == "af_m0", [*keys, "numerator", *cases]].rename(
+        columns={"numerator": "m0", "numerator_cases": "m0_cases"})
     parts = []
     for indicator in config.indicators:
-        ch = rolled.loc[rolled["indicator_id"] == f"af_ch_{indicator.id}", [*keys, "numerator"]]
+        ch = rolled.loc[rolled["indicator_id"] == f"af_ch_{indicator.id}", [*keys, "numerator", *cases[:1]]]
         joined = ch.merge(m0, on=keys, how="inner")
-        parts.append(joined[keys].assign(
+        part = joined[keys].assign(
             indicator_id=f"af_contrib_{indicator.id}",
             numerator=indicator.weight * joined["numerator"].to_numpy(dtype=float),
             denominator=joined["m0"].to_numpy(dtype=float),
             multiplier=1.0,
-        ))
+        )
+        if cases:  # the households behind: poor and deprived in j, of the poor
+            part = part.assign(numerator_cases=joined["numerator_cases"].to_numpy(dtype=float),
+                               denominator_cases=joined["m0_cases"].to_numpy(dtype=float))
+        parts.append(part)
     return pd.concat(parts, ignore_index=True)

@@ -1,14 +1,16 @@
 """Indicators per area, as counts first: numerator and denominator at the smallest level, summed up the levels.
 
 Rates of larger areas are never averages of their members' rates: they are sums of counts (so a district is
-weighted by its people, not by its number of zones). Values with a denominator below the indicator's publication
-minimum are suppressed (value, numerator and denominator left NULL, `suppressed` true).
+weighted by its people, not by its number of zones). Which values are published is decided by disclosure
+control (privacy/disclosure.py); withheld cells keep no value, numerator or denominator.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from privacy import disclosure
 
 INADEQUATE_WALLS = {"adobe_unplastered", "tapial", "cane_palm_trunk"}
 PIPED_WATER = {"piped_inside", "piped_outside"}
@@ -59,37 +61,60 @@ def population(households: pd.DataFrame, persons: pd.DataFrame, base_ids: list[s
 
 
 def roll_up(counts: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
-    """Counts at every level: each smallest area's counts summed into itself and all its ancestors."""
+    """Counts at every level: each smallest area's counts summed into itself and all its ancestors.
+
+    `numerator_cases`/`denominator_cases` (the households behind a share of persons) roll up too; where a count
+    has none, its cases are its counts (households or persons counted one by one, events).
+    """
     joined = counts.merge(parents, left_on="area_id", right_on="base_id", suffixes=("_base", ""))
+    sums = {"numerator": ("numerator", "sum"), "denominator": ("denominator", "sum")}
+    if "numerator_cases" in joined:
+        joined["numerator_cases"] = joined["numerator_cases"].fillna(joined["numerator"])
+        joined["denominator_cases"] = joined["denominator_cases"].fillna(joined["denominator"])
+        sums.update(numerator_cases=("numerator_cases", "sum"), denominator_cases=("denominator_cases", "sum"))
     return (joined.groupby(["area_id", "level", "indicator_id"], as_index=False)
-            .agg(numerator=("numerator", "sum"), denominator=("denominator", "sum"),
-                 multiplier=("multiplier", "first")))
+            .agg(**sums, multiplier=("multiplier", "first")))
 
 
-def publish_values(rolled: pd.DataFrame, catalogue: pd.DataFrame, areas: pd.DataFrame, period: str,
-                   notes: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per area and indicator (every area, every indicator), with small counts suppressed.
+NOTES = {
+    disclosure.PRIMARY: "suppressed: too few cases behind the figure (docs/privacy.md)",
+    disclosure.SENSITIVE: "suppressed: sensitive indicator, too few cases behind the figure (docs/privacy.md)",
+    disclosure.SECONDARY: "suppressed so that another suppressed figure cannot be worked out (docs/privacy.md)",
+}
+
+
+def exact_values(rolled: pd.DataFrame, catalogue: pd.DataFrame, areas: pd.DataFrame, period: str,
+                 notes: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per area and indicator (every area, every indicator) with its exact value, before disclosure
+    control: what the index is scored from (`staging.indicator_values`), never published as such.
 
     An area with no counts for an indicator (e.g. no sensor in range) gets a NULL value and a note saying why.
     """
-    grid = areas[["area_id", "level"]].merge(catalogue[["indicator_id", "min_denominator"]], how="cross")
+    grid = areas[["area_id", "level"]].merge(catalogue[["indicator_id"]], how="cross")
     out = grid.merge(rolled, on=["area_id", "level", "indicator_id"], how="left")
     measured = out["denominator"].notna() & (out["denominator"] > 0)
-    suppressed = measured & (out["denominator"] < out["min_denominator"])
-    value = np.where(measured, out["numerator"] / out["denominator"].where(measured, 1) * out["multiplier"], np.nan)
+    out["value"] = np.where(measured, out["numerator"] / out["denominator"].where(measured, 1) * out["multiplier"],
+                            np.nan)
     notes = notes or {}
-    out["note"] = np.select(
-        [suppressed, ~measured],
-        ["suppressed: denominator below " + out["min_denominator"].astype(int).astype(str),
-         out["indicator_id"].map(notes).fillna("no one to measure: the denominator is zero")],
-        default=None,
-    )
-    out["value"] = np.where(suppressed, np.nan, value)
-    # Suppressed cells and cells with no one to measure publish no counts at all.
-    out.loc[suppressed | ~measured, ["numerator", "denominator"]] = np.nan
-    out["suppressed"] = suppressed
+    out["note"] = out["indicator_id"].map(notes).fillna("no one to measure: the denominator is zero").where(
+        ~measured)
+    out.loc[~measured, ["numerator", "denominator"]] = np.nan
     out["period"] = period
-    out["note"] = out["note"].where(out["note"] != "None")
-    columns = ["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator", "suppressed",
-               "note"]
+    columns = ["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator",
+               *[c for c in ("numerator_cases", "denominator_cases") if c in out], "note"]
     return out[columns].sort_values(["level", "area_id", "indicator_id"]).reset_index(drop=True)
+
+
+def publish_values(exact: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    """The published rows: `exact` with every cell disclosure control withholds (`reasons`, aligned with it)
+    left without value, numerator and denominator, its reason in `suppression` and a note that does not say
+    which rule it broke (that would tell whether the count was small or nearly everyone)."""
+    out = exact.copy()
+    suppressed = reasons.notna().to_numpy()
+    out["suppression"] = pd.array(reasons.to_numpy(), dtype="string")
+    out["suppressed"] = suppressed
+    out.loc[suppressed, ["value", "numerator", "denominator"]] = np.nan
+    out.loc[suppressed, "note"] = reasons[suppressed].map(NOTES).to_numpy()
+    columns = ["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator", "suppressed",
+               "suppression", "note"]
+    return out[columns]

@@ -7,13 +7,14 @@ import pandas as pd
 from bienestar import warehouse
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
-from indicators.area_indicators import census_counts, population, publish_values, roll_up
+from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
 from indicators.catalogue import load_catalogue
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
 from indicators.sensor_indicators import attach_notes, indicator_notes, load_sensor_config, sensor_counts
 from indicators.service_indicators import SERVICE_INDICATORS, service_counts
+from privacy import disclosure
 from transforms.areas import area_parents
 
 
@@ -36,35 +37,41 @@ def with_margins(values: pd.DataFrame, rolled: pd.DataFrame, counts: pd.DataFram
 
 
 def build_indicator_values(city: City) -> dict[str, int]:
-    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values of every census year.
+    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values of every census year,
+    with every published figure through disclosure control (privacy/disclosure.py), and the exact values the
+    index is scored from in staging.indicator_values (never published).
 
     Services and sensors count for the census year they fall in; a census year with no service records or
     sensor readings (an older census) gets NULL values with a note for those indicators, never zeros.
     """
-    publication = city.config.get("publication", {})
-    catalogue, dimensions = load_catalogue(min_denominator=int(publication.get("min_denominator", 20)))
+    rules = disclosure.Rules.of(city)
+    catalogue, dimensions = load_catalogue(min_denominator=rules.min_denominator)
     # fail fast on a bad config, before the database
     configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
     counts = {}
+    withheld = {}
     with warehouse.session(city) as con:
         areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
             raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
         for vintage in city.vintages:
-            values, pop = _vintage_values(con, city, vintage, areas, catalogue, configs)
-            warehouse.replace_partition(con, "marts.indicator_values", values, {"city": city.name, "period": vintage})
+            exact, values, pop = _vintage_values(con, city, vintage, areas, catalogue, configs, rules)
+            key = {"city": city.name, "period": vintage}
+            warehouse.replace_partition(con, "staging.indicator_values", exact, key)
+            warehouse.replace_partition(con, "marts.indicator_values", values, key)
             counts[vintage] = len(values)
-        marts_areas = _areas_with_population(areas, pop, int(publication.get("min_denominator", 20)))
+            withheld[vintage] = values["suppression"].value_counts().to_dict()
+        marts_areas = _areas_with_population(areas, pop, rules)
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
         warehouse.replace_partition(con, "marts.dimensions", dimensions.assign(position=range(len(dimensions))), key)
-    return {"areas": len(marts_areas), "indicator_values": counts}
+    return {"areas": len(marts_areas), "indicator_values": counts, "suppressed": withheld}
 
 
 def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogue: pd.DataFrame,
-                    configs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One census year's published indicator values, and its residents per smallest area."""
+                    configs: dict, rules: disclosure.Rules) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One census year's exact and published indicator values, and its residents per smallest area."""
     key = [city.name, vintage]
     households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", key)
     persons = _read(con, "SELECT * FROM staging.persons WHERE city = ? AND vintage = ?", key)
@@ -94,17 +101,34 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
     parents = area_parents(areas)
     rolled = roll_up(counts, parents)
     rolled = pd.concat([rolled, af_contributions(rolled, af)], ignore_index=True)
-    values = publish_values(rolled, catalogue, areas, vintage, notes)
-    values = attach_notes(values, sensor_notes)
-    return with_margins(values, rolled, counts, parents, catalogue), pop
+    exact = attach_notes(exact_values(rolled, catalogue, areas, vintage, notes), sensor_notes)
+    residents = _residents(areas, pop)
+    reasons = disclosure.protect(exact, catalogue, areas.set_index("area_id")["parent_id"], residents, rules)
+    values = with_margins(publish_values(exact, reasons), rolled, counts, parents, catalogue)
+    exact = exact[["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator"]]
+    return exact, values, pop
 
 
-def _areas_with_population(areas: pd.DataFrame, pop: pd.DataFrame, min_population: int) -> pd.DataFrame:
-    """marts.areas: every area with its residents (latest census, summed up the levels; small counts withheld)."""
-    residents = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
-                                   denominator=0.0, multiplier=1.0), area_parents(areas))
-    out = areas.merge(residents[["area_id", "numerator"]], on="area_id", how="left")
-    out["population"] = out["numerator"].where(out["numerator"] >= min_population).astype("Int64")
+def _residents(areas: pd.DataFrame, pop: pd.DataFrame) -> pd.Series:
+    """Residents of every area (every level): what withholding one of its figures costs users."""
+    rolled = roll_up(pop.assign(indicator_id="residents", numerator=pop["residents"].astype(float),
+                                denominator=pop["residents"].astype(float), multiplier=1.0), area_parents(areas))
+    return rolled.set_index("area_id")["numerator"].reindex(areas["area_id"], fill_value=0.0)
+
+
+POPULATION = pd.DataFrame([{"indicator_id": "population", "unit": "persons", "min_denominator": 1}])
+
+
+def _areas_with_population(areas: pd.DataFrame, pop: pd.DataFrame, rules: disclosure.Rules) -> pd.DataFrame:
+    """marts.areas: every area with its residents (latest census, summed up the levels), the counts under the
+    same disclosure control as every figure: fewer than `min_denominator` residents withheld, and withheld
+    further up or beside so that no withheld population is the difference of published ones."""
+    residents = _residents(areas, pop)
+    cells = pd.DataFrame({"area_id": residents.index, "indicator_id": "population",
+                          "numerator": residents.to_numpy(), "denominator": residents.to_numpy()})
+    catalogue = POPULATION.assign(min_denominator=rules.min_denominator)
+    reasons = disclosure.protect(cells, catalogue, areas.set_index("area_id")["parent_id"], residents, rules)
+    out = areas.assign(population=residents.where(reasons.isna().to_numpy()).round().astype("Int64").to_numpy())
     return out[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
 
 
@@ -149,9 +173,26 @@ def build_index_scores(city: City) -> dict[str, int]:
     return {"index_scores": counts}
 
 
+def suppressed_inputs(scores: pd.DataFrame, withheld: pd.DataFrame, spec) -> pd.Series:
+    """Per score row (area_id, node_id): how many of the node's indicators are withheld in that area.
+
+    The score itself is computed from the exact values; a score resting on withheld figures says so, because
+    with the spec's weights and goalposts a node with one withheld input and the others published lets a reader
+    work back towards that input (docs/privacy.md explains the trade-off).
+    """
+    hidden = withheld.groupby("area_id")["indicator_id"].agg(set).to_dict()
+    leaves = {node: {spec.column(i) for i in spec.subtree_indicators(node)} for node in spec.nodes}
+    return pd.Series([len(leaves[node] & hidden.get(area, set())) for area, node in
+                      zip(scores["area_id"], scores["node_id"], strict=True)], index=scores.index, dtype="int64")
+
+
 def _score_vintage(con, city: City, spec, vintage: str) -> int:
-    values = _read(con, "SELECT area_id, level, indicator_id, value FROM marts.indicator_values "
+    # scored from the exact values (the index is not degraded by disclosure control) ...
+    values = _read(con, "SELECT area_id, level, indicator_id, value FROM staging.indicator_values "
                    "WHERE city = ? AND period = ?", [city.name, vintage])
+    # ... and every score says on how many withheld figures it rests
+    withheld = _read(con, "SELECT area_id, indicator_id FROM marts.indicator_values "
+                     "WHERE city = ? AND period = ? AND suppressed", [city.name, vintage])
     if values.empty:
         raise RuntimeError(f"no indicator values for {city.name!r} {vintage}: run build_indicator_values")
     parts = []
@@ -173,10 +214,12 @@ def _score_vintage(con, city: City, spec, vintage: str) -> int:
     scores = pd.concat(parts, ignore_index=True)
     bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
                        for level, wide in wides.items()], ignore_index=True)
-    scores = scores.assign(index_id=spec.id, period=vintage)
+    scores = scores.assign(index_id=spec.id, period=vintage,
+                           suppressed_inputs=suppressed_inputs(scores, withheld, spec))
     scores["rank"] = scores["rank"].astype("Int64")
     scores["quantile"] = scores["quantile"].astype("Int64")
-    scores = scores[["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile"]]
+    scores = scores[["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile",
+                     "suppressed_inputs"]]
     scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
     key = {"city": city.name, "index_id": spec.id, "period": vintage}
     warehouse.replace_partition(con, "marts.index_scores", scores, key)

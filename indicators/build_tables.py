@@ -45,12 +45,14 @@ from cities import City
 from indicators.build import index_weights
 from indicators.catalogue import load_catalogue
 from indicators.engine import ENGINE_VERSION, IndexSpec, compute_index, load_spec
+from privacy import disclosure
 from sources.census_tables import census_section
 from transforms.areas import area_parents
 
 VALUE_COLUMNS = ["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator", "suppressed",
-                 "note"]
-SCORE_COLUMNS = ["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile"]
+                 "suppression", "note"]
+SCORE_COLUMNS = ["index_id", "area_id", "level", "period", "node_id", "score", "rank", "quantile",
+                 "suppressed_inputs"]
 STORED_UNITS = {"percent": "share"}  # staging stores percentages as shares (transforms.census_tables)
 NO_FIGURE = "no figure in the census tables"
 
@@ -61,9 +63,8 @@ NO_FIGURE = "no figure in the census tables"
 
 def table_catalogue(city: City) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The city's indicator catalogue and dimensions as the marts publish them (units as stored)."""
-    publication = city.config.get("publication", {})
     path: Path = city.folder / census_section(city)["indicators"]  # a clear error for a city without tables
-    catalogue, dimensions = load_catalogue(path, min_denominator=int(publication.get("min_denominator", 20)))
+    catalogue, dimensions = load_catalogue(path, min_denominator=disclosure.Rules.of(city).min_denominator)
     catalogue["unit"] = catalogue["unit"].replace(STORED_UNITS)
     catalogue["min_denominator"] = catalogue["min_denominator"].astype("int64")
     return catalogue, dimensions.assign(position=range(len(dimensions)))
@@ -111,7 +112,7 @@ def base_values(areas: pd.DataFrame, staged: pd.DataFrame, catalogue: pd.DataFra
     return pd.DataFrame({
         "area_id": out["area_id"], "level": out["level"], "indicator_id": out["indicator_id"], "period": period,
         "value": pd.to_numeric(out["value"]).astype(float), "numerator": np.nan, "denominator": np.nan,
-        "suppressed": False, "note": note,
+        "suppressed": False, "suppression": None, "note": note,
     })[VALUE_COLUMNS]
 
 
@@ -149,7 +150,7 @@ def parent_values(base: pd.DataFrame, areas: pd.DataFrame, weights: pd.Series, w
         _parent_note(int(row.used), int(row.members), row.member_notes, base_level, source)
         for row in out.itertuples()
     ]
-    out = out.assign(period=period, numerator=np.nan, denominator=np.nan, suppressed=False)
+    out = out.assign(period=period, numerator=np.nan, denominator=np.nan, suppressed=False, suppression=None)
     out["note"] = out["note"].astype("string")
     return out[VALUE_COLUMNS]
 
@@ -177,6 +178,7 @@ def indicator_values(areas: pd.DataFrame, staged: pd.DataFrame, catalogue: pd.Da
     values["denominator"] = values["denominator"].astype(float)
     values["suppressed"] = values["suppressed"].astype(bool)
     values["note"] = values["note"].astype("string")
+    values["suppression"] = values["suppression"].astype("string")  # outside disclosure control: all NULL
     return values.sort_values(["level", "area_id", "indicator_id"]).reset_index(drop=True)
 
 
@@ -200,7 +202,7 @@ def score_levels(values: pd.DataFrame, spec: IndexSpec, period: str) -> pd.DataF
             quantile = scored.set_index(spec.unit)["quantile"]
             long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
         parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
-    scores = pd.concat(parts, ignore_index=True).assign(index_id=spec.id, period=period)
+    scores = pd.concat(parts, ignore_index=True).assign(index_id=spec.id, period=period, suppressed_inputs=0)
     scores["score"] = scores["score"].astype(float)
     scores["rank"] = scores["rank"].astype("Int64")
     scores["quantile"] = pd.to_numeric(scores["quantile"]).astype("Int64")

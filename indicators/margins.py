@@ -121,7 +121,8 @@ def share_counts(frame: pd.DataFrame, indicator: str, condition, known, weight=1
     rows, and `weight_sq` Σ w² over `known` rows (for the effective n of the margin of error).
 
     Rows are households; w is what each household counts for (1 for a share of households, its members for a
-    share of persons).
+    share of persons). `numerator_cases` and `denominator_cases` count the households themselves: the units
+    disclosure control holds small counts to (privacy/disclosure.py: five persons may be one household).
     """
     w = np.broadcast_to(_array(weight), (len(frame),)).astype(float)
     known = np.asarray(pd.array(known, dtype="boolean").fillna(False), dtype=bool) & ~np.isnan(w)
@@ -131,9 +132,12 @@ def share_counts(frame: pd.DataFrame, indicator: str, condition, known, weight=1
         "numerator": np.where(meets, w, 0.0),
         "denominator": np.where(known, w, 0.0),
         "weight_sq": np.where(known, w * w, 0.0),
+        "numerator_cases": meets.astype(float),
+        "denominator_cases": known.astype(float),
     }).groupby("area_id", as_index=False).sum()
     return counts.assign(indicator_id=indicator, multiplier=1.0)[
-        ["area_id", "indicator_id", "numerator", "denominator", "multiplier", "weight_sq"]]
+        ["area_id", "indicator_id", "numerator", "denominator", "multiplier", "weight_sq", "numerator_cases",
+         "denominator_cases"]]
 
 
 def effective_sizes(counts: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:

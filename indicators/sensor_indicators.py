@@ -352,10 +352,11 @@ def indicator_notes(config: dict) -> dict[str, str]:
 
 
 def attach_notes(values: pd.DataFrame, notes: pd.DataFrame) -> pd.DataFrame:
-    """Published values with each smallest area's own note where it has no value (and is not suppressed)."""
+    """Values with each smallest area's own note where it has no value (before disclosure control, which
+    replaces the note of a withheld cell)."""
     keyed = notes.drop_duplicates(["area_id", "indicator_id"]).set_index(["area_id", "indicator_id"])["note"]
     found = keyed.reindex(pd.MultiIndex.from_frame(values[["area_id", "indicator_id"]])).to_numpy()
-    use = (values["value"].isna() & ~values["suppressed"].astype(bool)).to_numpy() & pd.notna(found)
+    use = values["value"].isna().to_numpy() & pd.notna(found)
     out = values.copy()
     out.loc[use, "note"] = found[use]
     return out

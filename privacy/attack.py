@@ -1,79 +1,128 @@
-"""The attacker: what someone with the published snapshot and a spreadsheet can recover of the cells we suppress.
+"""The attacker: what someone with the published snapshot and a spreadsheet can recover of the cells we withhold.
 
-    python -m privacy.attack var/published/la_paz_demo/current.duckdb [--threshold 20]
+    python -m privacy.attack var/published/la_paz_demo/current.duckdb
 
-Written to be read by a sceptic. It knows only what a planner gets (`marts.indicator_values`, `marts.areas`) and
-tries, for every indicator and period:
+Written to be read by a sceptic. It knows only what a planner gets - `marts.indicator_values` (with numerators
+and denominators), `marts.areas` (the tree and populations), `marts.indicator_catalogue` and the change tables -
+and writes down every linear fact the snapshot states, then solves them:
 
-1. **Differencing in the hierarchy.** An additive indicator's numerator and denominator at a parent are the sums
-   over its children (a district is the sum of its zones). When exactly one child is suppressed and the parent and
-   all its siblings are published, the suppressed child's counts are the parent's minus the siblings'. A published
-   parent that is itself recovered this way is used again (the attack is iterated until nothing new is found).
-   Additivity is not assumed: an indicator counts as additive when every fully published family of it sums
-   exactly.
-2. **Small published counts.** A published cell whose numerator, or whose complement (denominator − numerator),
-   is between 1 and 4 reveals a handful of people, households or events directly.
+1. **The hierarchy.** An additive count (numerator, denominator, population) of a parent is the sum of its
+   children's (a district is the sum of its zones). Additivity is not assumed: an indicator counts as additive
+   when every fully published family of it sums exactly.
+2. **Counts shared between indicators.** Two count columns that are proportional in every area where both are
+   published (A's numerator is M0's; A's denominator is H's numerator; a contribution's numerator is the weight
+   times a censored headcount) are taken to be so where one is withheld.
+3. **Parts that add up to a whole.** Indicators sharing a denominator whose numerators add up to it in every
+   published area (the NBI strata; the AF contributions add up to their common denominator).
+4. **Vintage differences.** `marts.indicator_change` publishes value_to - value_from: with one end published and
+   the change published, the other end follows.
 
-It reports the suppressed cells it recovered, and how many of those (and of the published cells) rest on fewer
-than `threshold` cases or on 1 to 4: the figures the disclosure-control stage must bring to zero.
-Ratios between indicators (A = M0/H), complements and contributions across indicators, and differences between
-vintages are not attacked here yet.
+Facts 1-3 are solved together as one linear system per period: first by substitution (an equation with one
+unknown gives it; repeated until nothing new), then exactly, with linear algebra - a withheld count is
+determined when every solution of the system gives it the same value (its coordinate is zero in every null-space
+vector). It reports the withheld cells it recovered and the counts of 1-4 it can read or derive: published
+numerators or complements of 1-4, and sums an attacker gets as a published parent minus its published children.
+Index scores are not attacked: they are computed from exact values and flagged (`suppressed_inputs`), see
+docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 TOLERANCE = 1e-6
+SMALL = (1, 4)  # counts an attacker must never read or derive
+COLUMNS = ("numerator", "denominator")
 
 
 @dataclass
 class Findings:
-    """What the attack found: recovered cells (area, indicator, period, numerator, denominator) and counts."""
+    """What the attack found."""
 
-    recovered: pd.DataFrame = field(default_factory=pd.DataFrame)
-    small_published: pd.DataFrame = field(default_factory=pd.DataFrame)
+    recovered: pd.DataFrame = field(default_factory=pd.DataFrame)     # withheld counts worked out exactly
+    recovered_values: pd.DataFrame = field(default_factory=pd.DataFrame)  # withheld values from the change table
+    small_published: pd.DataFrame = field(default_factory=pd.DataFrame)   # published counts of 1-4
+    small_derived: pd.DataFrame = field(default_factory=pd.DataFrame)     # parent minus children: 1-4
     additive: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
     suppressed: int = 0
 
-    def summary(self, threshold: float) -> dict[str, int]:
+    @property
+    def denominators(self) -> int:
+        """Withheld denominators worked out (from another indicator over the same persons or households): the
+        number measured in an area, not anyone's answer, so not counted as a leak (docs/privacy.md)."""
+        return int((self.recovered["column"] == "denominator").sum()) if len(self.recovered) else 0
+
+    def summary(self) -> dict[str, int]:
+        """The leaks: every figure must be 0 but the first."""
         rec = self.recovered
+        numerators = int((rec["column"] == "numerator").sum()) if len(rec) else 0
         return {
-            "suppressed cells": self.suppressed,
-            "recovered by differencing": len(rec),
-            "recovered below the threshold": int((rec["denominator"] < threshold).sum()) if len(rec) else 0,
-            "recovered counts of 1-4": int(_tiny(rec).sum()) if len(rec) else 0,
+            "withheld cells": self.suppressed,
+            "withheld numerators recovered": numerators,
+            "withheld values from changes": len(self.recovered_values),
             "published counts of 1-4": len(self.small_published),
+            "derived counts of 1-4": len(self.small_derived),
         }
 
 
-def _tiny(cells: pd.DataFrame) -> pd.Series:
-    """Cells whose numerator or complement is 1 to 4 cases."""
-    numerator, rest = cells["numerator"], cells["denominator"] - cells["numerator"]
-    return numerator.between(1, 4) | rest.between(1, 4)
+def _tiny(numerator: pd.Series, denominator: pd.Series, share: pd.Series) -> pd.Series:
+    """Counts whose numerator, or (for shares) complement, is 1 to 4 cases."""
+    rest = denominator - numerator
+    return numerator.between(*SMALL) | (share & rest.between(*SMALL))
 
 
-def read_snapshot(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What a planner can read: the values (with their counts) and the area tree."""
+def read_snapshot(path: Path) -> dict[str, pd.DataFrame]:
+    """What a planner can read."""
     with duckdb.connect(str(path), read_only=True) as con:
-        values = con.execute("SELECT area_id, indicator_id, period, numerator, denominator, suppressed "
-                             "FROM marts.indicator_values").df()
-        areas = con.execute("SELECT area_id, parent_id FROM marts.areas").df()
-    return values, areas
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'marts'").fetchall()}
+        out = {
+            "values": con.execute("SELECT * FROM marts.indicator_values").df(),
+            "areas": con.execute("SELECT area_id, parent_id, population FROM marts.areas").df(),
+            "catalogue": con.execute("SELECT DISTINCT indicator_id, unit, min_denominator "
+                                     "FROM marts.indicator_catalogue").df(),
+        }
+        out["change"] = (con.execute("SELECT area_id, indicator_id, period_from, period_to, value_from, value_to, "
+                                     "change FROM marts.indicator_change").df()
+                         if "indicator_change" in tables else pd.DataFrame())
+    return out
 
 
-def additive_indicators(values: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
-    """Indicators whose every fully published family sums exactly: children's numerators and denominators add
-    up to their parent's."""
-    families = values.merge(areas, on="area_id")
-    parents = values.rename(columns={"area_id": "parent_id", "numerator": "p_num", "denominator": "p_den",
-                                     "suppressed": "p_sup"})
+def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every count cell: indicator values of people-count indicators, and the areas' populations (a count of
+    the latest census, as the indicator `population` in period `latest`)."""
+    catalogue = snapshot["catalogue"]
+    counted = set(catalogue.loc[catalogue["min_denominator"] > 0, "indicator_id"])
+    values = snapshot["values"]
+    values = values[values["indicator_id"].isin(counted)].copy()
+    if "note" in values:  # "no one to measure: the denominator is zero" tells the counts: 0 of 0
+        zero = ~values["suppressed"].fillna(False).astype(bool) & values["denominator"].isna() & \
+            values["note"].fillna("").str.contains("denominator is zero")
+        values.loc[zero, ["numerator", "denominator"]] = 0.0
+    areas = snapshot["areas"]
+    population = pd.DataFrame({"area_id": areas["area_id"], "indicator_id": "population", "period": "latest",
+                               "numerator": areas["population"].astype(float),
+                               "denominator": areas["population"].astype(float),
+                               "suppressed": areas["population"].isna()})
+    cells = pd.concat([values[["area_id", "indicator_id", "period", "numerator", "denominator", "suppressed"]],
+                       population], ignore_index=True)
+    cells["suppressed"] = cells["suppressed"].fillna(False).astype(bool)
+    return cells
+
+
+def additive_indicators(cells: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
+    """Indicators whose every fully published family sums exactly: children's counts add up to their parent's."""
+    families = cells.merge(areas[["area_id", "parent_id"]], on="area_id")
+    parents = cells.rename(columns={"area_id": "parent_id", "numerator": "p_num", "denominator": "p_den"})
     out = []
     for indicator, group in families.groupby("indicator_id"):
         sums = group.groupby(["parent_id", "period"]).agg(
@@ -87,59 +136,247 @@ def additive_indicators(values: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     return out
 
 
-def difference_attack(values: pd.DataFrame, areas: pd.DataFrame, indicators: list[str]) -> pd.DataFrame:
-    """Suppressed cells recovered as parent minus published siblings, repeated until nothing new is found."""
-    known = values[values["indicator_id"].isin(indicators)].copy()
-    known["known"] = known["numerator"].notna() & known["denominator"].notna()
-    known = known.merge(areas, on="area_id", how="left").set_index(["indicator_id", "period", "area_id"])
-    recovered = []
-    while True:
+Var = tuple[str, str, str, str]  # period, indicator, area, column
+
+
+class System:
+    """Linear equations sum(coef * var) = constant over the withheld counts; the published ones are constants."""
+
+    def __init__(self, cells: pd.DataFrame):
+        self.known: dict[Var, float] = {}
+        self.unknown: set[Var] = set()
+        for row in cells.itertuples():
+            for column in COLUMNS:
+                var = (row.period, row.indicator_id, row.area_id, column)
+                value = getattr(row, column)
+                if row.suppressed or pd.isna(value):
+                    self.unknown.add(var)
+                else:
+                    self.known[var] = float(value)
+        self.equations: list[dict[Var, float]] = []
+
+    def add(self, terms: dict[Var, float]) -> None:
+        """sum(coef * var) = 0; every var must be a cell of the snapshot (known or withheld)."""
+        if all(v in self.known or v in self.unknown for v in terms) and any(v in self.unknown for v in terms):
+            self.equations.append(terms)
+
+    def _reduced(self, terms: dict[Var, float]) -> tuple[dict[Var, float], float]:
+        unknown = {v: c for v, c in terms.items() if v not in self.known}
+        constant = -sum(c * self.known[v] for v, c in terms.items() if v in self.known)
+        return unknown, constant
+
+    def substitute(self) -> list[Var]:
+        """Solve every equation left with one unknown, repeatedly; the vars found, in order."""
         found = []
-        for (indicator, period), cells in known.groupby(level=["indicator_id", "period"]):
-            cells = cells.droplevel(["indicator_id", "period"])
-            for parent, children in cells.groupby("parent_id"):
-                if parent not in cells.index or not cells.at[parent, "known"]:
-                    continue
-                unknown = children[~children["known"]]
-                if len(unknown) != 1:
-                    continue
-                siblings = children[children["known"]]
-                area = unknown.index[0]
-                numerator = cells.at[parent, "numerator"] - siblings["numerator"].sum()
-                denominator = cells.at[parent, "denominator"] - siblings["denominator"].sum()
-                found.append((indicator, period, area, numerator, denominator))
-        if not found:
-            break
-        for indicator, period, area, numerator, denominator in found:
-            known.loc[(indicator, period, area), ["numerator", "denominator", "known"]] = [numerator, denominator,
-                                                                                             True]
-            recovered.append({"indicator_id": indicator, "period": period, "area_id": area,
-                              "numerator": numerator, "denominator": denominator})
-    return pd.DataFrame(recovered, columns=["indicator_id", "period", "area_id", "numerator", "denominator"])
+        progress = True
+        while progress:
+            progress = False
+            for terms in self.equations:
+                unknown, constant = self._reduced(terms)
+                if len(unknown) == 1:
+                    (var, coef), = unknown.items()
+                    self.known[var] = constant / coef
+                    found.append(var)
+                    progress = True
+        return found
+
+    def determined(self) -> list[Var]:
+        """Withheld vars every solution agrees on (linear algebra on what substitution left), now known."""
+        rows = [self._reduced(t) for t in self.equations]
+        rows = [(u, c) for u, c in rows if u]
+        components = _components([list(u) for u, _ in rows])
+        found = []
+        for members, equations in components:
+            index = {v: i for i, v in enumerate(members)}
+            matrix = np.zeros((len(equations), len(members)))
+            rhs = np.zeros(len(equations))
+            for r, e in enumerate(equations):
+                unknown, constant = rows[e]
+                for v, c in unknown.items():
+                    matrix[r, index[v]] = c
+                rhs[r] = constant
+            _, singular, vt = np.linalg.svd(matrix)
+            rank = int((singular > 1e-9 * max(1.0, singular.max(initial=0))).sum())
+            null = vt[rank:]
+            solution = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+            for v, i in index.items():
+                if not len(null) or np.abs(null[:, i]).max() < 1e-9:
+                    self.known[v] = float(solution[i])
+                    found.append(v)
+        return found
+
+
+def _components(equations: list[list[Var]]) -> list[tuple[list[Var], list[int]]]:
+    """Groups of equations that share unknowns (union-find), with their unknowns."""
+    parent: dict[Var, Var] = {}
+
+    def root(v: Var) -> Var:
+        while parent.setdefault(v, v) != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for vars_ in equations:
+        for v in vars_[1:]:
+            parent[root(v)] = root(vars_[0])
+    groups: dict[Var, tuple[set, list]] = defaultdict(lambda: (set(), []))
+    for e, vars_ in enumerate(equations):
+        members, eqs = groups[root(vars_[0])]
+        members.update(vars_)
+        eqs.append(e)
+    return [(sorted(m), eqs) for m, eqs in groups.values()]
+
+
+def hierarchy_equations(system: System, cells: pd.DataFrame, areas: pd.DataFrame, additive: list[str]) -> None:
+    children = areas.dropna(subset=["parent_id"]).groupby("parent_id")["area_id"].apply(list).to_dict()
+    for (period, indicator), group in cells[cells["indicator_id"].isin(additive)].groupby(["period", "indicator_id"]):
+        present = set(group["area_id"])
+        for parent, kids in children.items():
+            if parent in present:
+                for column in COLUMNS:
+                    terms = {(period, indicator, parent, column): 1.0}
+                    terms.update({(period, indicator, k, column): -1.0 for k in kids if k in present})
+                    system.add(terms)
+
+
+def shared_count_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[str, str, str, str, float]]:
+    """(indicator x, column, indicator y, column, k): x's column = k x y's column in every area and period where
+    both are published and nonzero (and zero together), in at least `min_areas` areas."""
+    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    long = published.melt(id_vars=["period", "indicator_id", "area_id"], value_vars=list(COLUMNS), var_name="column")
+    wide = long.pivot_table(index=["period", "area_id"], columns=["indicator_id", "column"], values="value")
+    names = list(wide.columns)
+    data = wide.to_numpy()
+    links = []
+    for i, x in enumerate(names):
+        for j, y in enumerate(names):
+            if j <= i or x[0] == y[0]:
+                continue
+            both = ~np.isnan(data[:, i]) & ~np.isnan(data[:, j])
+            a, b = data[both, i], data[both, j]
+            if both.sum() < min_areas or not (b != 0).any() or ((a == 0) != (b == 0)).any():
+                continue
+            k = a[b != 0][0] / b[b != 0][0]
+            if k != 0 and np.allclose(a, k * b, rtol=0, atol=TOLERANCE * max(1.0, np.abs(a).max())):
+                links.append((x[0], x[1], y[0], y[1], float(k)))
+    return links
+
+
+def partition_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[list[str], str]]:
+    """(parts, whole): indicators named `<prefix>_<part>` whose numerators add up to their common denominator in
+    every area where all are published (strata, contributions)."""
+    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    groups = defaultdict(list)
+    for indicator in published["indicator_id"].unique():
+        if "_" in indicator:
+            groups[indicator.rsplit("_", 1)[0]].append(indicator)
+    out = []
+    for _prefix, parts in groups.items():
+        if len(parts) < 2:
+            continue
+        mine = published[published["indicator_id"].isin(parts)]
+        num = mine.pivot_table(index=["period", "area_id"], columns="indicator_id", values="numerator").dropna()
+        den = mine.pivot_table(index=["period", "area_id"], columns="indicator_id", values="denominator").dropna()
+        if len(num) < min_areas or den.nunique(axis=1).max() != 1:
+            continue
+        if np.allclose(num.sum(axis=1), den.iloc[:, 0], atol=TOLERANCE):
+            out.append((sorted(parts), sorted(parts)[0]))
+    return out
+
+
+def link_equations(system: System, cells: pd.DataFrame, links, partitions) -> None:
+    keys = cells[["period", "area_id"]].drop_duplicates().itertuples(index=False)
+    for period, area in keys:
+        for x, cx, y, cy, k in links:
+            system.add({(period, x, area, cx): 1.0, (period, y, area, cy): -k})
+        for parts, whole in partitions:
+            terms = {(period, p, area, "numerator"): 1.0 for p in parts}
+            terms[(period, whole, area, "denominator")] = terms.get((period, whole, area, "denominator"), 0.0) - 1.0
+            system.add(terms)
+
+
+def small_residuals(cells: pd.DataFrame, areas: pd.DataFrame, additive: list[str], shares: set[str]) -> pd.DataFrame:
+    """Published parent minus its published children: the withheld children's total, when it is 1-4 cases."""
+    kids = cells.merge(areas[["area_id", "parent_id"]], on="area_id").dropna(subset=["parent_id"])
+    kids = kids[kids["indicator_id"].isin(additive)]
+    sums = kids[~kids["suppressed"]].groupby(["period", "indicator_id", "parent_id"])[list(COLUMNS)].sum()
+    withheld = kids.groupby(["period", "indicator_id", "parent_id"])["suppressed"].any()
+    parents = cells[~cells["suppressed"]].rename(columns={"area_id": "parent_id"}).set_index(
+        ["period", "indicator_id", "parent_id"])[list(COLUMNS)]
+    sums.columns = [f"{c}_kids" for c in sums.columns]
+    joined = parents.join(sums, how="inner").join(withheld, how="inner")
+    joined = joined[joined["suppressed"]].reset_index()
+    num = joined["numerator"] - joined["numerator_kids"]
+    den = joined["denominator"] - joined["denominator_kids"]
+    tiny = _tiny(num.round(9), den.round(9), joined["indicator_id"].isin(shares))
+    out = joined.loc[tiny, ["period", "indicator_id", "parent_id"]].assign(numerator=num[tiny], denominator=den[tiny])
+    return out.reset_index(drop=True)
+
+
+def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Withheld values given by a published change and the other end."""
+    change = snapshot["change"]
+    if change.empty:
+        return pd.DataFrame(columns=["area_id", "indicator_id", "period", "value"])
+    values = snapshot["values"].set_index(["area_id", "indicator_id", "period"])
+    rows = []
+    for r in change.dropna(subset=["change"]).itertuples():
+        for period, other, sign in ((r.period_to, r.value_from, 1), (r.period_from, r.value_to, -1)):
+            key = (r.area_id, r.indicator_id, period)
+            if key in values.index and bool(values.at[key, "suppressed"]) and pd.notna(other):
+                rows.append({"area_id": r.area_id, "indicator_id": r.indicator_id, "period": period,
+                             "value": other + sign * r.change})
+    return pd.DataFrame(rows, columns=["area_id", "indicator_id", "period", "value"])
 
 
 def attack(path: Path) -> Findings:
-    values, areas = read_snapshot(path)
-    additive = additive_indicators(values, areas)
-    published = values[~values["suppressed"].fillna(False) & values["numerator"].notna()]
-    return Findings(recovered=difference_attack(values, areas, additive),
-                    small_published=published[_tiny(published)], additive=additive,
-                    suppressed=int(values["suppressed"].fillna(False).sum()))
+    snapshot = read_snapshot(path)
+    cells, areas = cells_of(snapshot), snapshot["areas"]
+    catalogue = snapshot["catalogue"]
+    shares = set(catalogue.loc[catalogue["unit"] == "share", "indicator_id"])
+    additive = additive_indicators(cells, areas)
+    links, partitions = shared_count_links(cells), partition_links(cells)
+
+    system = System(cells)
+    hierarchy_equations(system, cells, areas, additive)
+    link_equations(system, cells, links, partitions)
+    found = system.substitute() + system.determined()
+    recovered = pd.DataFrame([{"period": p, "indicator_id": i, "area_id": a, "column": c, "count": system.known[v]}
+                              for v in found for p, i, a, c in [v]],
+                             columns=["period", "indicator_id", "area_id", "column", "count"])
+
+    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    small = published[_tiny(published["numerator"], published["denominator"],
+                            published["indicator_id"].isin(shares))]
+    return Findings(recovered=recovered, recovered_values=change_attack(snapshot), small_published=small,
+                    small_derived=small_residuals(cells, areas, additive, shares), additive=additive,
+                    links=[f"{x}.{cx} = {k:g} x {y}.{cy}" for x, cx, y, cy, k in links]
+                    + [f"sum of {', '.join(p)} numerators = their denominator" for p, _ in partitions],
+                    suppressed=int(cells["suppressed"].sum()))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m privacy.attack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("snapshot", type=Path, help="a published snapshot, e.g. var/published/<city>/current.duckdb")
-    parser.add_argument("--threshold", type=float, default=20, help="the minimum denominator (default 20)")
+    parser.add_argument("--show", type=int, default=5, metavar="N", help="print up to N examples of each finding")
     args = parser.parse_args(argv)
     if not args.snapshot.exists():
         parser.error(f"no snapshot at {args.snapshot}: run the pipeline first (make demo)")
     findings = attack(args.snapshot)
-    for name, count in findings.summary(args.threshold).items():
+    for name, count in findings.summary().items():
         print(f"{name:<32} {count:>8}")
+    print(f"{'(withheld denominators derived)':<32} {findings.denominators:>8}")
     print(f"{'additive indicators attacked':<32} {len(findings.additive):>8}")
-    return 0
+    print(f"{'links between indicators':<32} {len(findings.links):>8}")
+    for name, frame in (("recovered", findings.recovered), ("from changes", findings.recovered_values),
+                        ("published 1-4", findings.small_published), ("derived 1-4", findings.small_derived)):
+        if len(frame) and args.show:
+            print(f"\n{name} (first {min(args.show, len(frame))} of {len(frame)}):")
+            print(frame.head(args.show).to_string(index=False))
+    leaks = sum(v for k, v in findings.summary().items() if k != "withheld cells")
+    print("\nno withheld figure recovered, no count of 1-4 readable" if not leaks else f"\n{leaks} leaks")
+    return 1 if leaks else 0
 
 
 if __name__ == "__main__":

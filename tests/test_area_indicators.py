@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from indicators.area_indicators import census_counts, publish_values, roll_up
+from indicators.area_indicators import census_counts, exact_values, publish_values, roll_up
 from transforms.areas import area_parents, place_points
 
 # Two zones (Z1, Z2) in one district D1; unit squares side by side.
@@ -79,23 +79,33 @@ def test_roll_up_sums_counts_not_rates():
     assert district["level"] == "distrito"
 
 
-def test_suppression_and_missing_notes():
+def test_exact_values_and_missing_notes():
     catalogue = pd.DataFrame({"indicator_id": ["x", "pm"], "min_denominator": [20, 0]})
     rolled = pd.DataFrame({"area_id": ["Z1", "Z2", "D1", "Z1"], "level": ["zona", "zona", "distrito", "zona"],
                            "indicator_id": ["x", "x", "x", "pm"], "numerator": [1.0, 30.0, 31.0, 50.0],
                            "denominator": [10.0, 100.0, 110.0, 2.0], "multiplier": [1.0, 1.0, 1.0, 1.0]})
-    out = publish_values(rolled, catalogue, AREAS, "2024", {"pm": "no sensor in range"}).set_index(
+    out = exact_values(rolled, catalogue, AREAS, "2024", {"pm": "no sensor in range"}).set_index(
         ["area_id", "indicator_id"])
-    z1 = out.loc[("Z1", "x")]
-    # Z1 has 10 < 20 cases: suppressed, nothing published
-    assert bool(z1["suppressed"]) and math.isnan(z1["value"]) and math.isnan(z1["numerator"])
-    assert z1["note"] == "suppressed: denominator below 20"
+    assert out.loc[("Z1", "x")]["value"] == pytest.approx(0.1)  # exact: disclosure control comes after
     assert out.loc[("Z2", "x")]["value"] == pytest.approx(0.3)
     assert out.loc[("D1", "x")]["value"] == pytest.approx(31 / 110)
-    # pm has no threshold: 50 / 2 = 25; Z2 and D1 have no counts -> NULL with the note
-    assert out.loc[("Z1", "pm")]["value"] == pytest.approx(25)
+    assert out.loc[("Z1", "pm")]["value"] == pytest.approx(25)  # 50 / 2
+    # Z2 and D1 have no pm counts -> NULL with the indicator's note
     assert math.isnan(out.loc[("Z2", "pm")]["value"]) and out.loc[("Z2", "pm")]["note"] == "no sensor in range"
     assert len(out) == 6  # every area x every indicator
+
+
+def test_published_cells_withheld_keep_nothing_and_say_why_without_saying_which_rule():
+    exact = pd.DataFrame({"area_id": ["Z1", "Z2"], "level": "zona", "indicator_id": "x", "period": "2024",
+                          "value": [0.1, 0.3], "numerator": [1.0, 30.0], "denominator": [10.0, 100.0],
+                          "note": [None, None]})
+    out = publish_values(exact, pd.Series(["primary", None])).set_index("area_id")
+    z1 = out.loc["Z1"]
+    assert bool(z1["suppressed"]) and z1["suppression"] == "primary"
+    assert math.isnan(z1["value"]) and math.isnan(z1["numerator"]) and math.isnan(z1["denominator"])
+    assert z1["note"] == "suppressed: too few cases behind the figure (docs/privacy.md)"
+    z2 = out.loc["Z2"]
+    assert not z2["suppressed"] and pd.isna(z2["suppression"]) and z2["value"] == pytest.approx(0.3)
 
 
 def test_place_points_one_area_each():

@@ -133,7 +133,7 @@ def test_every_area_has_every_indicator_in_both_censuses(built):
     assert result["periods"] == list(PERIODS)
     values = read(home, "SELECT * FROM marts.indicator_values WHERE city = ?", [CITY.name])
     assert list(values.columns) == ["city", "area_id", "level", "indicator_id", "period", "value", "numerator",
-                                    "denominator", "suppressed", "note"]
+                                    "denominator", "suppressed", "suppression", "note"]
     per_period = values.groupby("period").size().to_dict()
     assert per_period == {"2012": 352 * 18, "2024": 352 * 18} == result["indicator_values"]
     municipal = values[values["level"] == "municipio"]

@@ -8,7 +8,7 @@ import shapely
 import yaml
 from pyproj import Transformer
 
-from indicators.area_indicators import publish_values, roll_up
+from indicators.area_indicators import exact_values, roll_up
 from indicators.sensor_indicators import (
     SensorConfigError,
     assign_to_areas,
@@ -295,7 +295,7 @@ def test_published_values_carry_the_area_notes(tmp_path):
     areas = city_areas()
     counts, notes = sensor_counts(city_readings(), city_stations(), areas, RESIDENTS, cfg, "2024-06")
     catalogue = pd.DataFrame({"indicator_id": list(cfg["indicators"]), "min_denominator": 0})
-    values = publish_values(roll_up(counts, area_parents(areas)), catalogue, areas, "2024-06", indicator_notes(cfg))
+    values = exact_values(roll_up(counts, area_parents(areas)), catalogue, areas, "2024-06", indicator_notes(cfg))
     values = attach_notes(values, notes).set_index(["area_id", "indicator_id"])
     assert values.loc[("D1", "pm25_mean"), "value"] == pytest.approx(26.5)
     assert values.loc[("Z4", "pm25_mean"), "note"] == "no station measuring PM2.5 within 3000 m of the area's centroid"

@@ -131,7 +131,21 @@ def test_staging_sensors(defect, change, expected):
 def indicator_values():
     return pd.DataFrame({"area_id": ["Z1", "Z2"], "indicator_id": ["x", "x"], "period": ["2024", "2024"],
                          "share_value": [0.2, 0.5], "share_numerator": [4.0, 10.0],
-                         "share_denominator": [20.0, 20.0], "denominator_margin": [0.0, 0.0]})
+                         "share_denominator": [20.0, 20.0], **published_cells()})
+
+
+def published_cells(n: int = 2) -> dict:
+    """The disclosure columns (expectations.suites.disclosure_columns) of `n` cells that pass every rule."""
+    return {"denominator_margin": [0.0] * n, "small_count": ["ok"] * n, "reason": ["published"] * n,
+            "reason_consistent": [True] * n}
+
+
+DISCLOSURE_DEFECTS = [
+    ("published below the threshold", lambda f: f.assign(denominator_margin=[-5.0, 0.0]), {"suppression"}),
+    ("a published count of 1-4", lambda f: f.assign(small_count=["Z1 x: 3.0 of 40.0", "ok"]), {"no_small_counts"}),
+    ("an unknown reason", lambda f: f.assign(reason=["published", "tertiary"]), {"suppression_reason"}),
+    ("withheld without a reason", lambda f: f.assign(reason_consistent=[True, False]), {"suppression_flag"}),
+]
 
 
 @pytest.mark.parametrize("defect, change, expected", [
@@ -140,8 +154,8 @@ def indicator_values():
     ("rate above 1", lambda f: f.assign(share_value=[1.2, 0.5]), {"shares_in_unit_interval"}),
     ("numerator above denominator", lambda f: f.assign(share_numerator=[30.0, 10.0]),
      {"numerator_le_denominator"}),
-    ("published below the threshold", lambda f: f.assign(denominator_margin=[-5.0, 0.0]), {"suppression"}),
     ("zone twice", lambda f: pd.concat([f, f.iloc[:1]]), {"value_unique", "every_area"}),
+    *DISCLOSURE_DEFECTS,
 ])
 def test_marts_indicator_values(defect, change, expected):
     facts = {**FACTS, "expected_rows": 2}
@@ -170,10 +184,10 @@ def test_marts_index_scores(defect, change, expected):
     ("clean", lambda f: f, set()),
     ("suppressed cell still has a value", lambda f: f.assign(suppressed_content=[None, 0.3]),
      {"suppressed_cells_empty"}),
-    ("cell below the threshold", lambda f: f.assign(denominator_margin=[0.0, -1.0]), {"suppression"}),
+    *DISCLOSURE_DEFECTS,
 ])
 def test_published_snapshot(defect, change, expected):
-    frame = pd.DataFrame({"denominator_margin": [0.0, 4.0], "suppressed_content": [None, None]})
+    frame = pd.DataFrame({**published_cells(), "suppressed_content": [None, None]})
     assert failures("published_snapshot", change(frame), FACTS) == expected, defect
 
 
@@ -210,3 +224,40 @@ def test_data_docs_keep_the_latest_runs_of_each_suite(tmp_path):
     assert prune_validations(store, keep=2) == 4
     assert sorted(p.name for p in (store / "raw_census").iterdir()) == ["run2", "run3"]
     assert prune_validations(tmp_path / "absent", keep=2) == 0
+
+
+def test_the_disclosure_columns_apply_the_city_rules_at_their_thresholds():
+    """The SQL behind the disclosure checks, on cells at, below and above each threshold (min_count 5,
+    sensitive: 50 cases and 10 events)."""
+    import duckdb
+
+    from cities import load_city
+    from expectations.suites import read_published_snapshot
+
+    city = load_city("la_paz_demo")
+    cells = [  # area, indicator, numerator, denominator, suppression
+        ("A", "share", 4, 40, None), ("B", "share", 5, 40, None), ("C", "share", 0, 40, None),
+        ("D", "share", 36, 40, None), ("E", "share", 35, 40, None), ("F", "share", 40, 40, None),
+        ("G", "rate", 38, 40, None), ("H", "violence", 9, 60, None), ("I", "violence", 10, 49, None),
+        ("J", "violence", 10, 50, None), ("K", "share", None, None, "secondary"), ("L", "pm", 1, 1, None),
+    ]
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.indicator_catalogue (city VARCHAR, indicator_id VARCHAR, unit VARCHAR, "
+                    "min_denominator INTEGER, sensitive BOOLEAN)")
+        con.execute("INSERT INTO marts.indicator_catalogue VALUES (?, 'share', 'share', 20, false), "
+                    "(?, 'rate', 'per 1000', 20, false), (?, 'violence', 'per 1000', 20, true), "
+                    "(?, 'pm', 'µg/m³', 0, false)", [city.name] * 4)
+        con.execute("CREATE TABLE marts.indicator_values (city VARCHAR, area_id VARCHAR, indicator_id VARCHAR, "
+                    "period VARCHAR, level VARCHAR, value DOUBLE, numerator DOUBLE, denominator DOUBLE, "
+                    "suppressed BOOLEAN, suppression VARCHAR)")
+        for area, indicator, num, den, reason in cells:
+            con.execute("INSERT INTO marts.indicator_values VALUES (?, ?, ?, '2024', 'zona', ?, ?, ?, ?, ?)",
+                        [city.name, area, indicator, None if num is None else num / den, num, den,
+                         reason is not None, reason])
+        frame = read_published_snapshot(con, city, "2024").set_index("area_id")
+    flagged = set(frame.index[frame["small_count"] != "ok"])
+    assert flagged == {"A", "D", "H"}  # 4 of 40; 36 of 40 (4 without); 9 violent reports (sensitive: 10)
+    assert frame.loc["A", "small_count"] == "A share: 4.0 of 40.0"
+    assert set(frame.index[frame["denominator_margin"] < 0]) == {"I"}  # sensitive: 49 < 50
+    assert frame.loc["K", "reason"] == "secondary" and frame["reason_consistent"].all()

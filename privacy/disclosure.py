@@ -1,0 +1,233 @@
+"""Statistical disclosure control: the one place every published count-based figure passes (docs/privacy.md).
+
+`protect` takes the exact counts behind every cell of one period (an area x an indicator: numerator and
+denominator, and the households behind them where a figure counts persons of whole households) and returns why
+each cell is withheld, or None when it may be published:
+
+- **primary** - the cell itself breaks a rule (`breaks_rules`): fewer cases in its denominator than the indicator's
+  minimum; a numerator of 1 to `min_count - 1` cases; for a share, a complement (denominator - numerator) of
+  1 to `min_count - 1` cases; for a share of a group smaller than `group_min`, 0% or 100% (everyone in the group
+  has the attribute, or no one has).
+- **sensitive** - the cell passes those rules but not the stricter ones of an indicator the catalogue flags
+  `sensitive: true` (violence, health): `sensitive_min_denominator` and `sensitive_min_count`.
+- **secondary** - the cell is published-safe on its own but withheld so that no other cell can be recovered:
+  1. *Indicators that share counts* (a catalogue `family`: A = M0/H, contributions that sum to 1, strata that sum
+     to the whole) are withheld together in an area: one withheld member withholds the family there.
+  2. *The area hierarchy* (zone -> district -> macrodistrict -> city; a parent's counts are the sums of its
+     children's). For every parent and each indicator, the cells of the equation `parent = sum of children` that
+     are withheld must be none or at least two, and when the parent is published, the withheld children taken
+     together (what an attacker gets as parent minus published children) must pass the primary rules. When an
+     equation breaks either condition, the published child that costs users least (fewest residents) is withheld
+     too, or the parent when no child is left; repeated, with the family rule, until nothing changes.
+
+Why that is enough against exact recovery: each cell is in at most two equations (as a child of its parent, as
+the parent of its children) and, the areas forming a tree, the equations form a forest. In a forest of equations
+each holding no withheld cell or at least two, any withheld cell can be moved by any amount with the others
+compensating along the tree, so none is determined (docs/privacy.md gives the argument; `privacy.attack` checks
+it with linear algebra on the published snapshot). The residual condition makes the sum the attacker does learn
+as safe as a published cell. This is the singleton/residual heuristic of tau-argus's hypercube method applied
+to a hierarchy: not an optimal (minimum-loss) pattern, but one whose cost is shown in `docs/privacy.md`.
+
+Indicators with `min_denominator: 0` in the catalogue are not counts of people (sensor means) or are figures a
+statistics office already published (the Bolivian census tables): they are outside disclosure control.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from cities import City, CityConfigError
+
+PRIMARY, SENSITIVE, SECONDARY = "primary", "sensitive", "secondary"
+REASONS = (PRIMARY, SENSITIVE, SECONDARY)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds of a city's disclosure control (`disclosure:` in city.yaml; these are the defaults).
+
+    The defaults follow INE Bolivia's and the UK ONS's census practice for small areas: no figure on fewer than
+    20 cases, no count of 1 to 4 derivable, and stricter limits for sensitive topics (docs/privacy.md).
+    """
+
+    min_denominator: int = 20         # cases (persons, households) behind a figure; the catalogue may set more
+    min_count: int = 5                # numerators (and a share's complements) of 1 .. min_count - 1 are withheld
+    group_min: int = 50               # a share of 0% or 100% of fewer cases than this is withheld
+    sensitive_min_denominator: int = 50
+    sensitive_min_count: int = 10
+
+    @classmethod
+    def of(cls, city: City) -> Rules:
+        """The city's rules: its `disclosure:` block over the defaults, checked (a clear error names the key)."""
+        block = city.config.get("disclosure") or {}
+        where = f"{city.folder / 'city.yaml'}: disclosure"
+        if not isinstance(block, dict):
+            raise CityConfigError(f"{where}: expected a mapping of thresholds, got {block!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(block) - known)
+        if unknown:
+            raise CityConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        for key, value in block.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CityConfigError(f"{where}.{key}: expected a whole number of at least 1, got {value!r}")
+        rules = cls(**block)
+        if rules.sensitive_min_denominator < rules.min_denominator or rules.sensitive_min_count < rules.min_count:
+            raise CityConfigError(f"{where}: the sensitive thresholds must be at least the general ones "
+                                  f"(min_denominator {rules.min_denominator}, min_count {rules.min_count})")
+        return rules
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds one indicator's cells are held to."""
+
+    min_denominator: float
+    min_count: float
+    group_min: float
+    share: bool
+
+
+def limits(rules: Rules, *, min_denominator: float, share: bool, sensitive: bool) -> Limits:
+    """An indicator's limits: the catalogue's minimum denominator, and the sensitive thresholds where flagged."""
+    if sensitive:
+        return Limits(max(min_denominator, rules.sensitive_min_denominator), rules.sensitive_min_count,
+                      rules.group_min, share)
+    return Limits(min_denominator, rules.min_count, rules.group_min, share)
+
+
+def breaks_rules(numerator: float, denominator: float, limits: Limits, *, numerator_cases: float | None = None,
+                 denominator_cases: float | None = None) -> bool:
+    """Whether a cell (or a sum of cells) may not be published under `limits`.
+
+    `numerator` and `denominator` are in the figure's own unit (persons, households, events); the `_cases`
+    arguments, where given, are the households behind a share of persons, and the small-count rules apply to
+    them (five persons may be one household).
+    """
+    num = numerator if numerator_cases is None or math.isnan(numerator_cases) else numerator_cases
+    den = denominator if denominator_cases is None or math.isnan(denominator_cases) else denominator_cases
+    if denominator < limits.min_denominator:
+        return True
+    if 0 < num < limits.min_count:
+        return True
+    if not limits.share:
+        return False
+    rest = den - num
+    if 0 < rest < limits.min_count:
+        return True
+    return (numerator == 0 or numerator == denominator) and den < limits.group_min
+
+
+def indicator_limits(catalogue: pd.DataFrame, rules: Rules) -> dict[str, tuple[Limits, Limits]]:
+    """Per controlled indicator: (its limits, the limits it would have were it not sensitive)."""
+    out = {}
+    for row in catalogue.itertuples():
+        if not row.min_denominator > 0:
+            continue  # not a count of people: outside disclosure control (see the module doc)
+        sensitive = bool(getattr(row, "sensitive", False))
+        share = row.unit == "share"
+        out[row.indicator_id] = (limits(rules, min_denominator=row.min_denominator, share=share, sensitive=sensitive),
+                                 limits(rules, min_denominator=row.min_denominator, share=share, sensitive=False))
+    return out
+
+
+def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, cost: pd.Series,
+            rules: Rules) -> pd.Series:
+    """Why each cell is withheld (`primary`, `sensitive`, `secondary`) or None: the disclosure pattern.
+
+    cells     one period's cells: area_id, indicator_id, numerator, denominator, and optionally
+              numerator_cases, denominator_cases (households behind a share of persons)
+    catalogue indicator_id, unit, min_denominator, and optionally sensitive (bool) and family (str)
+    parents   area_id -> parent_id (None at the top)
+    cost      area_id -> what withholding the area costs users (its residents): the cheapest goes first
+    """
+    cells = cells.reset_index(drop=True)
+    controlled = indicator_limits(catalogue, rules)
+    families = {}
+    if "family" in catalogue:
+        families = {r.indicator_id: r.family for r in catalogue.itertuples() if isinstance(r.family, str) and r.family}
+    num_cases = cells["numerator_cases"] if "numerator_cases" in cells else pd.Series(math.nan, index=cells.index)
+    den_cases = cells["denominator_cases"] if "denominator_cases" in cells else pd.Series(math.nan, index=cells.index)
+
+    reason: list[str | None] = [None] * len(cells)
+    where: dict[tuple[str, str], int] = {}
+    for i, (area, indicator, num, den, n_cases, d_cases) in enumerate(zip(
+            cells["area_id"], cells["indicator_id"], cells["numerator"], cells["denominator"], num_cases, den_cases,
+            strict=True)):
+        where[(indicator, area)] = i
+        if indicator not in controlled or not den > 0:
+            continue
+        own, plain = controlled[indicator]
+        if breaks_rules(num, den, own, numerator_cases=n_cases, denominator_cases=d_cases):
+            broken_plain = breaks_rules(num, den, plain, numerator_cases=n_cases, denominator_cases=d_cases)
+            reason[i] = PRIMARY if broken_plain else SENSITIVE
+
+    children: dict[str, list[str]] = defaultdict(list)
+    for area, parent in parents.items():
+        if isinstance(parent, str):
+            children[parent].append(area)
+    for kids in children.values():
+        kids.sort(key=lambda a: (cost.get(a, 0), a))
+    family_cells: dict[tuple[str, str], list[int]] = defaultdict(list)  # (family, area) -> its members' cells
+    for (indicator, area), i in where.items():
+        if indicator in controlled and indicator in families:
+            family_cells[(families[indicator], area)].append(i)
+
+    def measured(i: int) -> bool:
+        return cells.at[i, "denominator"] > 0
+
+    def family_pass() -> bool:
+        """Withhold a family in an area where one member is withheld; members with no one to measure too, since
+        "the denominator is zero" would tell (A's denominator is H's numerator: no poor person here)."""
+        changed = False
+        for members in family_cells.values():
+            if any(reason[i] is not None for i in members):
+                for i in members:
+                    if reason[i] is None:
+                        reason[i] = SECONDARY
+                        changed = True
+        return changed
+
+    def hierarchy_pass() -> bool:
+        changed = False
+        for indicator, (own, _) in controlled.items():
+            for parent, kids in children.items():
+                p = where.get((indicator, parent))
+                if p is None or not measured(p):
+                    continue
+                rows = [where[(indicator, k)] for k in kids if (indicator, k) in where]
+                hidden = [k for k in rows if reason[k] is not None]
+                unknown = len(hidden) + (reason[p] is not None)
+                if unknown == 0:
+                    continue
+                unsafe = unknown == 1
+                if not unsafe and reason[p] is None:
+                    residual = [sum(cells.at[k, c] for k in hidden) for c in ("numerator", "denominator")]
+                    cases = [sum(_cases(cells, k, c) for k in hidden) for c in ("numerator_cases",
+                                                                               "denominator_cases")]
+                    unsafe = breaks_rules(*residual, own, numerator_cases=cases[0], denominator_cases=cases[1])
+                if not unsafe:
+                    continue
+                candidates = [k for k in rows if reason[k] is None and measured(k)]
+                if candidates:
+                    reason[candidates[0]] = SECONDARY  # kids are sorted cheapest first
+                elif reason[p] is None:
+                    reason[p] = SECONDARY
+                else:
+                    continue
+                changed = True
+        return changed
+
+    while family_pass() | hierarchy_pass():
+        pass
+    return pd.Series(reason, index=cells.index, dtype="object")
+
+
+def _cases(cells: pd.DataFrame, i: int, column: str) -> float:
+    """The households behind a cell's count where given, else its count (persons or households themselves)."""
+    plain = "numerator" if column == "numerator_cases" else "denominator"
+    value = cells.at[i, column] if column in cells else math.nan
+    return cells.at[i, plain] if pd.isna(value) else value
