@@ -347,14 +347,16 @@ def disclosure_columns(city: City) -> str:
     small_count         `ok`, or the published numerator (or a share's complement) of 1 .. min_count - 1 cases
     reason              `published`, or why the cell is withheld (`primary`, `sensitive`, `secondary`)
     reason_consistent   a cell is withheld exactly when it has a reason
-    The households behind a share of persons are not in the marts; the stage itself holds them to the rules.
+    The households behind a share of persons are not in the marts, and weighted numerators (Alkire-Foster scores
+    and contributions) are not counts: the stage holds both to the rules on the households behind them, and
+    `small_count` checks the numerators that are counts (the catalogue's `weighted: false`).
     """
     rules = disclosure.Rules.of(city)
     minimum = (f"CASE WHEN c.sensitive THEN greatest(c.min_denominator, {rules.sensitive_min_denominator}) "
                "ELSE c.min_denominator END")
     count = f"CASE WHEN c.sensitive THEN {rules.sensitive_min_count} ELSE {rules.min_count} END"
     return f"""v.denominator - ({minimum}) AS denominator_margin,
-               CASE WHEN c.min_denominator > 0 AND NOT v.suppressed AND (
+               CASE WHEN c.min_denominator > 0 AND NOT v.suppressed AND NOT c.weighted AND (
                         (v.numerator > 0 AND v.numerator < {count}) OR
                         (c.unit = 'share' AND v.denominator - v.numerator > 0
                          AND v.denominator - v.numerator < {count}))

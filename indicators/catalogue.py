@@ -20,8 +20,8 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
     """The indicators and the dimensions, checked: ids unique, dimension known, direction +1 or -1.
 
     Disclosure control (privacy/disclosure.py) reads three optional keys: `min_denominator` (default: the
-    city's), `sensitive: true` (stricter thresholds: violence, health) and `family` (indicators that share counts,
-    withheld together in an area).
+    city's), `sensitive: true` (stricter thresholds: violence, health), `family` (indicators that share counts,
+    withheld together in an area) and `weighted: true` (a numerator that is a weighted sum, not a count).
     """
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
@@ -44,8 +44,9 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
             raise CatalogueError(f"{where}: unknown dimension {entry['dimension']!r} (known: {known_text})")
         if entry["direction"] not in (1, -1):
             raise CatalogueError(f"{where}: direction must be 1 (higher is better) or -1, got {entry['direction']!r}")
-        if not isinstance(entry.get("sensitive", False), bool):
-            raise CatalogueError(f"{where}: sensitive must be true or false, got {entry['sensitive']!r}")
+        for flag in ("sensitive", "weighted"):
+            if not isinstance(entry.get(flag, False), bool):
+                raise CatalogueError(f"{where}: {flag} must be true or false, got {entry[flag]!r}")
         family = entry.get("family")
         if family is not None and (not isinstance(family, str) or not family.strip()):
             raise CatalogueError(f"{where}: family must be a name shared by indicators with common counts, "
@@ -53,7 +54,8 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
         seen.add(name)
         rows.append({**{k: entry[k] for k in REQUIRED},
                      "min_denominator": entry.get("min_denominator", min_denominator),
-                     "sensitive": entry.get("sensitive", False), "family": family})
+                     "sensitive": entry.get("sensitive", False), "family": family,
+                     "weighted": entry.get("weighted", False)})
     catalogue = pd.DataFrame(rows).rename(columns={"id": "indicator_id"})
     dimensions = dimensions.rename(columns={"id": "dimension_id"})[["dimension_id", "name_es", "name_en"]]
     return catalogue, dimensions

@@ -88,13 +88,27 @@ def read_snapshot(path: Path) -> dict[str, pd.DataFrame]:
         out = {
             "values": con.execute("SELECT * FROM marts.indicator_values").df(),
             "areas": con.execute("SELECT area_id, parent_id, population FROM marts.areas").df(),
-            "catalogue": con.execute("SELECT DISTINCT indicator_id, unit, min_denominator "
-                                     "FROM marts.indicator_catalogue").df(),
+            "catalogue": con.execute("SELECT DISTINCT * EXCLUDE (city) FROM marts.indicator_catalogue"
+                                     if "city" in _columns(con, "indicator_catalogue")
+                                     else "SELECT DISTINCT * FROM marts.indicator_catalogue").df(),
         }
         out["change"] = (con.execute("SELECT area_id, indicator_id, period_from, period_to, value_from, value_to, "
                                      "change FROM marts.indicator_change").df()
                          if "indicator_change" in tables else pd.DataFrame())
     return out
+
+
+def _columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_schema = 'marts' AND table_name = ?", [table]).fetchall()}
+
+
+def counted_shares(catalogue: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """(indicators whose numerators are counts of cases, those of them that are shares): what the small-count
+    findings look at. A `weighted` numerator (a sum of deprivation scores) is not a count of anyone."""
+    weighted = catalogue["weighted"].fillna(False).astype(bool) if "weighted" in catalogue else False
+    counts = catalogue[(catalogue["min_denominator"] > 0) & ~weighted]
+    return set(counts["indicator_id"]), set(counts.loc[counts["unit"] == "share", "indicator_id"])
 
 
 def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -332,8 +346,7 @@ def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def attack(path: Path) -> Findings:
     snapshot = read_snapshot(path)
     cells, areas = cells_of(snapshot), snapshot["areas"]
-    catalogue = snapshot["catalogue"]
-    shares = set(catalogue.loc[catalogue["unit"] == "share", "indicator_id"])
+    counts, shares = counted_shares(snapshot["catalogue"])
     additive = additive_indicators(cells, areas)
     links, partitions = shared_count_links(cells), partition_links(cells)
 
@@ -345,11 +358,12 @@ def attack(path: Path) -> Findings:
                               for v in found for p, i, a, c in [v]],
                              columns=["period", "indicator_id", "area_id", "column", "count"])
 
-    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    published = cells[~cells["suppressed"] & cells["numerator"].notna() & cells["indicator_id"].isin(counts)]
     small = published[_tiny(published["numerator"], published["denominator"],
                             published["indicator_id"].isin(shares))]
     return Findings(recovered=recovered, recovered_values=change_attack(snapshot), small_published=small,
-                    small_derived=small_residuals(cells, areas, additive, shares), additive=additive,
+                    small_derived=small_residuals(cells, areas, [i for i in additive if i in counts], shares),
+                    additive=additive,
                     links=[f"{x}.{cx} = {k:g} x {y}.{cy}" for x, cx, y, cy, k in links]
                     + [f"sum of {', '.join(p)} numerators = their denominator" for p, _ in partitions],
                     suppressed=int(cells["suppressed"].sum()))
@@ -369,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'(withheld denominators derived)':<32} {findings.denominators:>8}")
     print(f"{'additive indicators attacked':<32} {len(findings.additive):>8}")
     print(f"{'links between indicators':<32} {len(findings.links):>8}")
-    for name, frame in (("recovered", findings.recovered), ("from changes", findings.recovered_values),
+    numerators = findings.recovered[findings.recovered["column"] == "numerator"] if len(findings.recovered) else []
+    for name, frame in (("recovered", numerators), ("from changes", findings.recovered_values),
                         ("published 1-4", findings.small_published), ("derived 1-4", findings.small_derived)):
         if len(frame) and args.show:
             print(f"\n{name} (first {min(args.show, len(frame))} of {len(frame)}):")

@@ -59,3 +59,14 @@ def test_report_and_quality_record(published):
     finally:
         con.close()
     assert ("marts_indicator_values", "2012") in gates and ("marts_index_scores", "2024") in gates
+
+
+def test_nothing_to_recover_from_the_published_tables(published):
+    """INE's published rates carry no counts: disclosure control has nothing to withhold, and the attacker
+    finds no count of anyone in the snapshot."""
+    from privacy.attack import attack
+
+    paths, _ = published
+    summary = attack(paths.current_snapshot_for("bolivia_municipal")).summary()
+    assert summary == {"withheld cells": 0, "withheld numerators recovered": 0, "withheld values from changes": 0,
+                       "published counts of 1-4": 0, "derived counts of 1-4": 0}

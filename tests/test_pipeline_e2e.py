@@ -116,6 +116,42 @@ def test_published_snapshot_holds_aggregates_only(pipeline_run):
     assert read("SELECT count(*) AS n FROM marts.indicator_values WHERE suppressed")["n"].iloc[0] > 0
 
 
+def test_nothing_withheld_can_be_recovered_from_the_snapshot(pipeline_run):
+    """The attacker (privacy/attack.py) on the published snapshot: hierarchy, counts shared between
+    indicators, parts of a whole and changes between censuses, solved exactly. Nothing comes out."""
+    from privacy.attack import attack
+
+    found = attack(settings.paths().current_snapshot_for("la_paz_demo"))
+    summary = found.summary()
+    assert summary.pop("withheld cells") > 1000, summary  # at this scale many zones are small
+    assert summary == {"withheld numerators recovered": 0, "withheld values from changes": 0,
+                       "published counts of 1-4": 0, "derived counts of 1-4": 0}
+    assert len(found.additive) > 30 and len(found.links) > 50  # it did see the structure it attacks
+    reasons = read("SELECT suppression, count(*) AS n FROM marts.indicator_values WHERE suppressed GROUP BY 1")
+    assert set(reasons["suppression"]) == {"primary", "secondary", "sensitive"}
+
+
+def test_scores_come_from_exact_values_and_say_what_they_rest_on(pipeline_run, city):
+    """The index is scored from staging.indicator_values (never published), so a zone with withheld
+    indicators still gets its score, and says on how many withheld figures it rests."""
+    from bienestar import warehouse
+
+    scores = read("SELECT s.area_id, s.node_id, s.score, s.suppressed_inputs FROM marts.index_scores s "
+                  "JOIN marts.areas a USING (city, area_id) WHERE s.period = '2024' AND a.depth = 0")
+    withheld = read("SELECT area_id, count(*) AS n FROM marts.indicator_values WHERE period = '2024' "
+                    "AND suppressed GROUP BY 1").set_index("area_id")["n"]
+    resting = scores[scores["suppressed_inputs"] > 0]
+    assert len(resting) > 0 and resting["score"].notna().mean() > 0.9
+    assert (resting.groupby("area_id")["suppressed_inputs"].max() <= withheld.reindex(
+        resting["area_id"].unique()).fillna(0)).all()
+    with warehouse.session(city) as con:
+        exact = con.execute("SELECT count(*) FROM staging.indicator_values WHERE city = ? AND period = '2024' "
+                            "AND value IS NOT NULL", [city.name]).fetchone()[0]
+    published = read("SELECT count(*) AS n FROM marts.indicator_values WHERE period = '2024' "
+                     "AND value IS NOT NULL")["n"].iloc[0]
+    assert exact > published  # the exact values hold what disclosure control withholds
+
+
 def expected_quarantine(manifest, key: bytes) -> set[tuple[str, str]]:
     """(source prefix, record id as the pipeline stores it) for every planted fault."""
     expected = set()

@@ -240,14 +240,15 @@ def test_the_disclosure_columns_apply_the_city_rules_at_their_thresholds():
         ("D", "share", 36, 40, None), ("E", "share", 35, 40, None), ("F", "share", 40, 40, None),
         ("G", "rate", 38, 40, None), ("H", "violence", 9, 60, None), ("I", "violence", 10, 49, None),
         ("J", "violence", 10, 50, None), ("K", "share", None, None, "secondary"), ("L", "pm", 1, 1, None),
+        ("M", "contrib", 3, 40, None),  # a weighted numerator (AF contributions): not a count
     ]
     with duckdb.connect() as con:
         con.execute("CREATE SCHEMA marts")
         con.execute("CREATE TABLE marts.indicator_catalogue (city VARCHAR, indicator_id VARCHAR, unit VARCHAR, "
-                    "min_denominator INTEGER, sensitive BOOLEAN)")
-        con.execute("INSERT INTO marts.indicator_catalogue VALUES (?, 'share', 'share', 20, false), "
-                    "(?, 'rate', 'per 1000', 20, false), (?, 'violence', 'per 1000', 20, true), "
-                    "(?, 'pm', 'µg/m³', 0, false)", [city.name] * 4)
+                    "min_denominator INTEGER, sensitive BOOLEAN, weighted BOOLEAN)")
+        con.execute("INSERT INTO marts.indicator_catalogue VALUES (?, 'share', 'share', 20, false, false), "
+                    "(?, 'rate', 'per 1000', 20, false, false), (?, 'violence', 'per 1000', 20, true, false), "
+                    "(?, 'pm', 'µg/m³', 0, false, false), (?, 'contrib', 'share', 20, false, true)", [city.name] * 5)
         con.execute("CREATE TABLE marts.indicator_values (city VARCHAR, area_id VARCHAR, indicator_id VARCHAR, "
                     "period VARCHAR, level VARCHAR, value DOUBLE, numerator DOUBLE, denominator DOUBLE, "
                     "suppressed BOOLEAN, suppression VARCHAR)")
