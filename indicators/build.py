@@ -8,7 +8,7 @@ from bienestar import warehouse
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
-from indicators.catalogue import load_catalogue
+from indicators.catalogue import load_catalogue, load_relations
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
@@ -46,6 +46,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
     """
     rules = disclosure.Rules.of(city)
     catalogue, dimensions = load_catalogue(min_denominator=rules.min_denominator)
+    relations = load_relations()
     # fail fast on a bad config, before the database
     configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
     counts = {}
@@ -55,7 +56,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
         if areas.empty:
             raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
         for vintage in city.vintages:
-            exact, values, pop = _vintage_values(con, city, vintage, areas, catalogue, configs, rules)
+            exact, values, pop = _vintage_values(con, city, vintage, areas, catalogue, configs, (rules, relations))
             key = {"city": city.name, "period": vintage}
             warehouse.replace_partition(con, "staging.indicator_values", exact, key)
             warehouse.replace_partition(con, "marts.indicator_values", values, key)
@@ -70,7 +71,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
 
 
 def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogue: pd.DataFrame,
-                    configs: dict, rules: disclosure.Rules) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                    configs: dict, control: tuple) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One census year's exact and published indicator values, and its residents per smallest area."""
     key = [city.name, vintage]
     households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", key)
@@ -103,7 +104,9 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
     rolled = pd.concat([rolled, af_contributions(rolled, af)], ignore_index=True)
     exact = attach_notes(exact_values(rolled, catalogue, areas, vintage, notes), sensor_notes)
     residents = _residents(areas, pop)
-    reasons = disclosure.protect(exact, catalogue, areas.set_index("area_id")["parent_id"], residents, rules)
+    rules, relations = control
+    reasons = disclosure.protect(exact, catalogue, areas.set_index("area_id")["parent_id"], residents, rules,
+                                 relations)
     values = with_margins(publish_values(exact, reasons), rolled, counts, parents, catalogue)
     exact = exact[["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator"]]
     return exact, values, pop

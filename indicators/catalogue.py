@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from privacy.disclosure import Relation, expand_relations
+
 CATALOGUE_PATH = Path(__file__).resolve().parent / "catalogue.yaml"
 REQUIRED = ("id", "name_es", "name_en", "definition", "dimension", "unit", "direction", "numerator",
             "denominator", "source")
@@ -20,8 +22,8 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
     """The indicators and the dimensions, checked: ids unique, dimension known, direction +1 or -1.
 
     Disclosure control (privacy/disclosure.py) reads three optional keys: `min_denominator` (default: the
-    city's), `sensitive: true` (stricter thresholds: violence, health), `family` (indicators that share counts,
-    withheld together in an area) and `weighted: true` (a numerator that is a weighted sum, not a count).
+    city's), `sensitive: true` (stricter thresholds: violence, health) and `weighted: true` (a numerator that is a
+    weighted sum, not a count); and the top-level `relations:` (`load_relations`).
     """
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
@@ -47,15 +49,22 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
         for flag in ("sensitive", "weighted"):
             if not isinstance(entry.get(flag, False), bool):
                 raise CatalogueError(f"{where}: {flag} must be true or false, got {entry[flag]!r}")
-        family = entry.get("family")
-        if family is not None and (not isinstance(family, str) or not family.strip()):
-            raise CatalogueError(f"{where}: family must be a name shared by indicators with common counts, "
-                                 f"got {family!r}")
         seen.add(name)
         rows.append({**{k: entry[k] for k in REQUIRED},
                      "min_denominator": entry.get("min_denominator", min_denominator),
-                     "sensitive": entry.get("sensitive", False), "family": family,
-                     "weighted": entry.get("weighted", False)})
+                     "sensitive": entry.get("sensitive", False), "weighted": entry.get("weighted", False)})
     catalogue = pd.DataFrame(rows).rename(columns={"id": "indicator_id"})
     dimensions = dimensions.rename(columns={"id": "dimension_id"})[["dimension_id", "name_es", "name_en"]]
     return catalogue, dimensions
+
+
+def load_relations(path: Path = CATALOGUE_PATH) -> list[Relation]:
+    """The catalogue's `relations:`: linear facts between indicators' counts that disclosure control must keep
+    from giving a withheld cell away (privacy.disclosure.Relation)."""
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    known = [entry.get("id") for entry in data.get("indicators") or []]
+    try:
+        return expand_relations(data.get("relations") or [], known, str(path))
+    except (ValueError, TypeError) as error:
+        raise CatalogueError(str(error)) from None

@@ -13,7 +13,9 @@ and writes down every linear fact the snapshot states, then solves them:
    published (A's numerator is M0's; A's denominator is H's numerator; a contribution's numerator is the weight
    times a censored headcount) are taken to be so where one is withheld.
 3. **Parts that add up to a whole.** Indicators sharing a denominator whose numerators add up to it in every
-   published area (the NBI strata; the AF contributions add up to their common denominator).
+   published area (the NBI strata; the AF contributions add up to their common denominator), and the sums the
+   catalogue declares (M0 is the weighted sum of the censored headcounts; the NBI-poor are three strata), with
+   their weights fitted on the published areas and used only where they hold exactly.
 4. **Vintage differences.** `marts.indicator_change` publishes value_to - value_from: with one end published and
    the change published, the other end follows.
 
@@ -298,7 +300,33 @@ def partition_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[list[
     return out
 
 
-def link_equations(system: System, cells: pd.DataFrame, links, partitions) -> None:
+def declared_sums(cells: pd.DataFrame, relations) -> list[tuple[tuple[str, str], list[str], np.ndarray]]:
+    """The catalogue's sum relations (public: the repository's indicators/catalogue.yaml), their weights fitted
+    on the areas where everything is published and kept only where they hold exactly: ((whole, column), parts,
+    weights). A sum without a whole adds up to its parts' common denominator."""
+    published = cells[~cells["suppressed"] & cells["numerator"].notna()]
+    num = published.pivot_table(index=["period", "area_id"], columns="indicator_id", values="numerator")
+    den = published.pivot_table(index=["period", "area_id"], columns="indicator_id", values="denominator")
+    out = []
+    for relation in relations:
+        if relation.kind != "sum" or not set(relation.members) <= set(num.columns):
+            continue
+        parts = list(relation.members)
+        whole = (relation.whole, "numerator") if relation.whole else (parts[0], "denominator")
+        if whole[0] not in num.columns:
+            continue
+        y = (num if whole[1] == "numerator" else den)[whole[0]]
+        rows = num[parts].notna().all(axis=1) & y.notna()
+        if rows.sum() < len(parts) + 2:
+            continue
+        weights = np.linalg.lstsq(num.loc[rows, parts].to_numpy(), y[rows].to_numpy(), rcond=None)[0]
+        fitted = num.loc[rows, parts].to_numpy() @ weights
+        if np.abs(fitted - y[rows].to_numpy()).max() < TOLERANCE * max(1.0, float(y[rows].abs().max())):
+            out.append((whole, parts, weights))
+    return out
+
+
+def link_equations(system: System, cells: pd.DataFrame, links, partitions, sums=()) -> None:
     keys = cells[["period", "area_id"]].drop_duplicates().itertuples(index=False)
     for period, area in keys:
         for x, cx, y, cy, k in links:
@@ -306,6 +334,10 @@ def link_equations(system: System, cells: pd.DataFrame, links, partitions) -> No
         for parts, whole in partitions:
             terms = {(period, p, area, "numerator"): 1.0 for p in parts}
             terms[(period, whole, area, "denominator")] = terms.get((period, whole, area, "denominator"), 0.0) - 1.0
+            system.add(terms)
+        for (whole, column), parts, weights in sums:
+            terms = {(period, p, area, "numerator"): float(w) for p, w in zip(parts, weights, strict=True)}
+            terms[(period, whole, area, column)] = terms.get((period, whole, area, column), 0.0) - 1.0
             system.add(terms)
 
 
@@ -343,16 +375,22 @@ def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["area_id", "indicator_id", "period", "value"])
 
 
-def attack(path: Path) -> Findings:
+def attack(path: Path, relations: list | None = None) -> Findings:
+    """Every attack on the snapshot at `path`. `relations`: the sums the catalogue declares (default: the
+    repository's indicators/catalogue.yaml, which is public)."""
+    if relations is None:
+        from indicators.catalogue import load_relations
+
+        relations = load_relations()
     snapshot = read_snapshot(path)
     cells, areas = cells_of(snapshot), snapshot["areas"]
     counts, shares = counted_shares(snapshot["catalogue"])
     additive = additive_indicators(cells, areas)
-    links, partitions = shared_count_links(cells), partition_links(cells)
+    links, partitions, sums = shared_count_links(cells), partition_links(cells), declared_sums(cells, relations)
 
     system = System(cells)
     hierarchy_equations(system, cells, areas, additive)
-    link_equations(system, cells, links, partitions)
+    link_equations(system, cells, links, partitions, sums)
     found = system.substitute() + system.determined()
     recovered = pd.DataFrame([{"period": p, "indicator_id": i, "area_id": a, "column": c, "count": system.known[v]}
                               for v in found for p, i, a, c in [v]],
@@ -365,7 +403,8 @@ def attack(path: Path) -> Findings:
                     small_derived=small_residuals(cells, areas, [i for i in additive if i in counts], shares),
                     additive=additive,
                     links=[f"{x}.{cx} = {k:g} x {y}.{cy}" for x, cx, y, cy, k in links]
-                    + [f"sum of {', '.join(p)} numerators = their denominator" for p, _ in partitions],
+                    + [f"sum of {', '.join(p)} numerators = their denominator" for p, _ in partitions]
+                    + [f"{w}.{c} = weighted sum of {', '.join(p)} numerators" for (w, c), p, _ in sums],
                     suppressed=int(cells["suppressed"].sum()))
 
 

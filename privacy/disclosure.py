@@ -11,14 +11,16 @@ each cell is withheld, or None when it may be published:
 - **sensitive** - the cell passes those rules but not the stricter ones of an indicator the catalogue flags
   `sensitive: true` (violence, health): `sensitive_min_denominator` and `sensitive_min_count`.
 - **secondary** - the cell is published-safe on its own but withheld so that no other cell can be recovered:
-  1. *Indicators that share counts* (a catalogue `family`: A = M0/H, contributions that sum to 1, strata that sum
-     to the whole) are withheld together in an area: one withheld member withholds the family there.
+  1. *Relations between indicators* (the catalogue's `relations:`: A's numerator is M0's, M0 is the weighted sum
+     of the censored headcounts, the strata add up to the whole; `Relation`): in an area, no relation may have
+     exactly one withheld cell, and the withheld parts of a sum together must not be a small count. When one
+     would, the published part with the fewest cases is withheld too.
   2. *The area hierarchy* (zone -> district -> macrodistrict -> city; a parent's counts are the sums of its
      children's). For every parent and each indicator, the cells of the equation `parent = sum of children` that
      are withheld must be none or at least two, and when the parent is published, the withheld children taken
      together (what an attacker gets as parent minus published children) must pass the primary rules. When an
      equation breaks either condition, the published child that costs users least (fewest residents) is withheld
-     too, or the parent when no child is left; repeated, with the family rule, until nothing changes.
+     too, or the parent when no child is left; repeated, with the relations, until nothing changes.
 
 Why that is enough against exact recovery: each cell is in at most two equations (as a child of its parent, as
 the parent of its children) and, the areas forming a tree, the equations form a forest. In a forest of equations
@@ -134,21 +136,39 @@ def indicator_limits(catalogue: pd.DataFrame, rules: Rules) -> dict[str, tuple[L
     return out
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A linear fact between indicators' counts that holds in every area (declared under `relations:` in the
+    catalogue), so that publishing some of them can give away another:
+
+    same  two indicators' numerators are equal, or proportional (A's numerator is M0's; a contribution's numerator
+          is its weight times a censored headcount): both withheld or neither.
+    gives the first's counts give the second's numerator (A's denominator is H's numerator; a contribution's
+          denominator is M0's numerator): when the second is withheld, so is the first (not the other way round:
+          a withheld first leaves only a denominator, a count of who is measured, to read in the second).
+    sum   `whole` is the (weighted) sum of `parts` (M0 = sum of w_j CH_j; the poor strata make up the NBI-poor);
+          no `whole`: the parts add up to their common denominator, which is published (the five strata).
+    """
+
+    kind: str
+    members: tuple[str, ...]
+    whole: str | None = None
+    why: str = ""
+
+
 def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, cost: pd.Series,
-            rules: Rules) -> pd.Series:
+            rules: Rules, relations: list[Relation] = ()) -> pd.Series:
     """Why each cell is withheld (`primary`, `sensitive`, `secondary`) or None: the disclosure pattern.
 
-    cells     one period's cells: area_id, indicator_id, numerator, denominator, and optionally
-              numerator_cases, denominator_cases (households behind a share of persons)
-    catalogue indicator_id, unit, min_denominator, and optionally sensitive (bool) and family (str)
-    parents   area_id -> parent_id (None at the top)
-    cost      area_id -> what withholding the area costs users (its residents): the cheapest goes first
+    cells      one period's cells: area_id, indicator_id, numerator, denominator, and optionally
+               numerator_cases, denominator_cases (households behind a share of persons)
+    catalogue  indicator_id, unit, min_denominator, and optionally sensitive (bool)
+    parents    area_id -> parent_id (None at the top)
+    cost       area_id -> what withholding the area costs users (its residents): the cheapest goes first
+    relations  the catalogue's linear facts between indicators (`Relation`)
     """
     cells = cells.reset_index(drop=True)
     controlled = indicator_limits(catalogue, rules)
-    families = {}
-    if "family" in catalogue:
-        families = {r.indicator_id: r.family for r in catalogue.itertuples() if isinstance(r.family, str) and r.family}
     num_cases = cells["numerator_cases"] if "numerator_cases" in cells else pd.Series(math.nan, index=cells.index)
     den_cases = cells["denominator_cases"] if "denominator_cases" in cells else pd.Series(math.nan, index=cells.index)
 
@@ -171,24 +191,51 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
             children[parent].append(area)
     for kids in children.values():
         kids.sort(key=lambda a: (cost.get(a, 0), a))
-    family_cells: dict[tuple[str, str], list[int]] = defaultdict(list)  # (family, area) -> its members' cells
-    for (indicator, area), i in where.items():
-        if indicator in controlled and indicator in families:
-            family_cells[(families[indicator], area)].append(i)
+    areas = sorted({area for _, area in where})
+    relations = [r for r in relations if all(m in controlled for m in (*r.members, *([r.whole] if r.whole else [])))]
 
     def measured(i: int) -> bool:
         return cells.at[i, "denominator"] > 0
 
-    def family_pass() -> bool:
-        """Withhold a family in an area where one member is withheld; members with no one to measure too, since
-        "the denominator is zero" would tell (A's denominator is H's numerator: no poor person here)."""
+    def relation_pass() -> bool:
+        """No relation may leave exactly one of its cells withheld in an area; a sum's withheld parts together
+        must not be a count of 1 .. min_count - 1 when its whole is known. A member with no one to measure is
+        withheld with the others too: "the denominator is zero" would tell (A's denominator is H's numerator)."""
         changed = False
-        for members in family_cells.values():
-            if any(reason[i] is not None for i in members):
-                for i in members:
-                    if reason[i] is None:
-                        reason[i] = SECONDARY
+        for relation in relations:
+            count = controlled[relation.members[0]][0].min_count
+            for area in areas:
+                parts = [where.get((m, area)) for m in relation.members]
+                whole = where.get((relation.whole, area)) if relation.whole else None
+                if None in parts or (relation.whole and whole is None):
+                    continue
+                if relation.kind in ("same", "gives"):
+                    first, second = parts
+                    hidden = reason[first] is not None, reason[second] is not None
+                    if hidden == (False, True) or (relation.kind == "same" and hidden == (True, False)):
+                        for i in parts:
+                            reason[i] = reason[i] or SECONDARY
                         changed = True
+                    continue
+                hidden = [i for i in parts if reason[i] is not None]
+                whole_known = whole is None or reason[whole] is None
+                unknown = len(hidden) + (not whole_known)
+                if unknown == 0:
+                    continue
+                unsafe = unknown == 1
+                if not unsafe and whole_known:
+                    unsafe = 0 < sum(_cases(cells, i, "numerator_cases") for i in hidden) < count
+                if not unsafe:
+                    continue
+                candidates = sorted((i for i in parts if reason[i] is None and measured(i)),
+                                    key=lambda i: (_cases(cells, i, "numerator_cases"), i))
+                if candidates:
+                    reason[candidates[0]] = SECONDARY  # the part with the fewest cases: the least lost
+                elif whole is not None and reason[whole] is None:
+                    reason[whole] = SECONDARY
+                else:
+                    continue
+                changed = True
         return changed
 
     def hierarchy_pass() -> bool:
@@ -221,7 +268,7 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                 changed = True
         return changed
 
-    while family_pass() | hierarchy_pass():
+    while relation_pass() | hierarchy_pass():
         pass
     return pd.Series(reason, index=cells.index, dtype="object")
 
@@ -231,3 +278,40 @@ def _cases(cells: pd.DataFrame, i: int, column: str) -> float:
     plain = "numerator" if column == "numerator_cases" else "denominator"
     value = cells.at[i, column] if column in cells else math.nan
     return cells.at[i, plain] if pd.isna(value) else value
+
+
+def expand_relations(entries: list, known: list[str], where: str) -> list[Relation]:
+    """The catalogue's `relations:` entries as `Relation`s, globs expanded (`af_ch_*`); two globs in a pair
+    match by what `*` stands for. A clear error names the entry for an unknown or unmatched indicator."""
+    import fnmatch
+
+    def match(pattern: str, position: int) -> list[str]:
+        found = sorted(fnmatch.filter(known, pattern)) if "*" in pattern else [pattern] if pattern in known else []
+        if not found:
+            raise ValueError(f"{where}: relation #{position}: no indicator {pattern!r} in the catalogue")
+        return found
+
+    out = []
+    for position, entry in enumerate(entries or [], start=1):
+        why = str(entry.get("why", ""))
+        kind = [k for k in ("same", "gives", "sum") if k in entry]
+        if set(entry) - {"same", "gives", "sum", "parts", "why"} or len(kind) != 1 or \
+                (kind[0] == "sum") != ("parts" in entry):
+            raise ValueError(f"{where}: relation #{position}: expected `same: [a, b]`, `gives: [a, b]` or "
+                             f"`sum: <whole or null>` with `parts:`, got {sorted(entry)}")
+        if kind[0] in ("same", "gives"):
+            first, second = entry[kind[0]]
+            a, b = match(first, position), match(second, position)
+            if "*" in first and "*" in second:
+                stem = {p: p[len(first.split('*')[0]):] for p in a}
+                others = {p[len(second.split('*')[0]):]: p for p in b}
+                pairs = [(p, others[suffix]) for p, suffix in stem.items() if suffix in others]
+            else:
+                pairs = [(x, y) for x in a for y in b]
+            out += [Relation(kind[0], pair, why=why) for pair in pairs]
+        else:
+            parts = entry["parts"]
+            names = [n for p in ([parts] if isinstance(parts, str) else parts) for n in match(p, position)]
+            whole = entry.get("sum")
+            out.append(Relation("sum", tuple(names), whole=match(whole, position)[0] if whole else None, why=why))
+    return out

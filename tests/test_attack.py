@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from privacy.attack import attack
-from privacy.disclosure import Rules, protect
+from privacy.disclosure import Relation, Rules, protect
 
 AREAS = pd.DataFrame({
     "area_id": ["M1", "D1", "D2", "Z1", "Z2", "Z3", "Z4", "Z5"],
@@ -105,6 +105,28 @@ def test_parts_that_add_up_to_a_whole_give_the_missing_part(tmp_path):
     assert rec[("s_b", "Z3", "numerator")] == pytest.approx(0.5 * 300)  # Z3 is the 3rd area: share_1 of 30 x 10
 
 
+def test_a_declared_weighted_sum_gives_its_one_withheld_part(tmp_path):
+    """The catalogue says m0 is a weighted sum of c1, c2, c3 (weights 1/2, 1/4, 1/4 here); the attacker fits the
+    weights on the published areas and solves the one area where only c2 is withheld."""
+    rows, catalogue = [], []
+    for indicator in ("m0", "c1", "c2", "c3"):
+        catalogue.append({"indicator_id": indicator, "unit": "share", "min_denominator": 20})
+    for i, (area, (_, d)) in enumerate(COUNTS.items()):
+        c = {"c1": 2 * i + 4, "c2": 3 * i + 8 - (i % 3), "c3": 20 - i}
+        counts = {**c, "m0": 0.5 * c["c1"] + 0.25 * c["c2"] + 0.25 * c["c3"]}
+        for indicator, n in counts.items():
+            hidden = indicator == "c2" and area == "Z3"
+            rows.append({"area_id": area, "indicator_id": indicator, "period": "2024", "value": None,
+                         "numerator": None if hidden else n, "denominator": None if hidden else d * 10,
+                         "suppressed": hidden})
+    declared = [Relation("sum", ("c1", "c2", "c3"), whole="m0")]
+    path = planted(tmp_path, set(), extra=rows, catalogue_extra=catalogue)
+    rec = attack(path, relations=declared).recovered.set_index(["indicator_id", "area_id", "column"])["count"]
+    assert rec[("c2", "Z3", "numerator")] == pytest.approx(3 * 2 + 8 - 2)  # Z3 is the 3rd area (i = 2)
+    without = attack(path, relations=[]).recovered  # without the declared sum: only the shared denominator
+    assert set(without["column"]) == {"denominator"}
+
+
 def test_a_published_change_gives_the_withheld_end(tmp_path):
     change = pd.DataFrame([{"area_id": "Z2", "indicator_id": "x", "period_from": "2012", "period_to": "2024",
                             "value_from": 0.5, "value_to": None, "change": -0.25}])
@@ -179,19 +201,22 @@ def generated_city(seed: int):
             area = tree[area] if isinstance(tree[area], str) else None
     cells = pd.concat(rolled).groupby(["area_id", "indicator_id"], as_index=False)[["numerator", "denominator"]].sum()
     catalogue = pd.DataFrame([
-        {"indicator_id": "x", "unit": "share", "min_denominator": 20, "sensitive": False, "family": None},
-        {"indicator_id": "v", "unit": "per 1000", "min_denominator": 20, "sensitive": True, "family": None},
-        {"indicator_id": "h", "unit": "share", "min_denominator": 20, "sensitive": False, "family": "af"},
-        {"indicator_id": "a", "unit": "share", "min_denominator": 20, "sensitive": False, "family": "af"},
+        {"indicator_id": "x", "unit": "share", "min_denominator": 20, "sensitive": False},
+        {"indicator_id": "v", "unit": "per 1000", "min_denominator": 20, "sensitive": True},
+        {"indicator_id": "h", "unit": "share", "min_denominator": 20, "sensitive": False},
+        {"indicator_id": "a", "unit": "share", "min_denominator": 20, "sensitive": False},
     ])
     population = cells[cells["indicator_id"] == "x"].set_index("area_id")["denominator"]
     return cells, catalogue, tree, population
 
 
+RELATIONS = [Relation("gives", ("a", "h"))]  # a's denominator is h's numerator
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_a_protected_city_with_tiny_zones_resists_every_attack(tmp_path, seed):
     cells, catalogue, tree, population = generated_city(seed)
-    reasons = protect(cells, catalogue, tree, population, Rules())
+    reasons = protect(cells, catalogue, tree, population, Rules(), RELATIONS)
     withheld = reasons.notna().to_numpy()
     assert withheld.sum() > 0  # tiny zones were planted: there is something to protect
     published = cells.assign(period="2024", suppressed=withheld,
@@ -201,7 +226,7 @@ def test_a_protected_city_with_tiny_zones_resists_every_attack(tmp_path, seed):
     areas = pd.DataFrame({"area_id": tree.index, "parent_id": tree.to_numpy(), "population": 1000.0})
     path = write_snapshot(tmp_path / "city.duckdb", published, areas, catalogue[["indicator_id", "unit",
                                                                                    "min_denominator"]])
-    found = attack(path)
+    found = attack(path, relations=[])
     assert found.summary() == {"withheld cells": int(withheld.sum()), "withheld numerators recovered": 0,
                                "withheld values from changes": 0,
                                "published counts of 1-4": 0, "derived counts of 1-4": 0}
@@ -214,12 +239,12 @@ def test_a_protected_city_with_tiny_zones_resists_every_attack(tmp_path, seed):
 def test_the_same_city_unprotected_by_the_hierarchy_leaks(tmp_path, seed):
     """The control experiment: primary suppression alone (what the project published before) leaks."""
     cells, catalogue, tree, population = generated_city(seed)
-    reasons = protect(cells, catalogue, tree, population, Rules())
+    reasons = protect(cells, catalogue, tree, population, Rules(), RELATIONS)
     primary = reasons.isin(["primary", "sensitive"]).to_numpy()
     published = cells.assign(period="2024", suppressed=primary, value=None,
                              numerator=cells["numerator"].where(~primary),
                              denominator=cells["denominator"].where(~primary))
     areas = pd.DataFrame({"area_id": tree.index, "parent_id": tree.to_numpy(), "population": 1000.0})
     found = attack(write_snapshot(tmp_path / "city.duckdb", published, areas,
-                                  catalogue[["indicator_id", "unit", "min_denominator"]]))
+                                  catalogue[["indicator_id", "unit", "min_denominator"]]), relations=[])
     assert found.summary()["withheld numerators recovered"] > 0

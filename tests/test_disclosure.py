@@ -1,4 +1,4 @@
-"""Disclosure control (privacy/disclosure.py): every rule at, below and above its threshold, the family and
+"""Disclosure control (privacy/disclosure.py): every rule at, below and above its threshold, the relation and
 hierarchy (secondary) rules on small planted trees, and the city's `disclosure:` block."""
 
 from pathlib import Path
@@ -7,7 +7,18 @@ import pandas as pd
 import pytest
 
 from cities import City, CityConfigError
-from privacy.disclosure import PRIMARY, SECONDARY, SENSITIVE, Limits, Rules, breaks_rules, limits, protect
+from privacy.disclosure import (
+    PRIMARY,
+    SECONDARY,
+    SENSITIVE,
+    Limits,
+    Relation,
+    Rules,
+    breaks_rules,
+    expand_relations,
+    limits,
+    protect,
+)
 
 RULES = Rules()  # min_denominator 20, min_count 5, group_min 50, sensitive 50 / 10
 SHARE = Limits(min_denominator=20, min_count=5, group_min=50, share=True)
@@ -83,7 +94,7 @@ COST = pd.Series({"M1": 1000, "D1": 600, "D2": 400, "Z1": 300, "Z2": 100, "Z3": 
 
 
 def catalogue(*rows):
-    base = {"unit": "share", "min_denominator": 20, "sensitive": False, "family": None}
+    base = {"unit": "share", "min_denominator": 20, "sensitive": False}
     return pd.DataFrame([{**base, **row} for row in rows])
 
 
@@ -97,8 +108,8 @@ def tree(indicator, zones: dict[str, tuple[float, float]]) -> pd.DataFrame:
                          for a, (n, d) in counts.items()])
 
 
-def reasons(cells, cat, rules=RULES) -> dict[tuple[str, str], str]:
-    out = protect(cells, cat, PARENTS, COST, rules)
+def reasons(cells, cat, rules=RULES, relations=()) -> dict[tuple[str, str], str]:
+    out = protect(cells, cat, PARENTS, COST, rules, list(relations))
     return {(i, a): r for i, a, r in zip(cells["indicator_id"], cells["area_id"], out, strict=True) if r}
 
 
@@ -125,23 +136,14 @@ def test_a_residual_that_breaks_the_rules_takes_another_sibling():
 
 
 def test_a_parent_equal_to_its_one_withheld_child_is_withheld():
-    """In D2 only Z4 has anyone to measure for `a`, so D2's figure is Z4's: when the family withholds Z4's `a`,
-    D2's `a` goes too (and its family with it)."""
+    """In D2 only Z4 has anyone to measure for `a`, so D2's figure is Z4's: when the relation withholds Z4's `a`,
+    D2's `a` goes too (and, by the relation, D2's `h`)."""
     h = tree("h", {**SAFE, "Z4": (3, 60)})
     a = tree("a", {**SAFE, "Z5": (0, 0)})
-    cat = catalogue({"indicator_id": "h", "family": "af"}, {"indicator_id": "a", "family": "af"})
-    out = reasons(pd.concat([h, a], ignore_index=True), cat)
+    cat = catalogue({"indicator_id": "h"}, {"indicator_id": "a"})
+    out = reasons(pd.concat([h, a], ignore_index=True), cat, relations=[SAME])
     assert out[("h", "Z4")] == PRIMARY and out[("a", "Z4")] == SECONDARY
     assert out[("a", "D2")] == SECONDARY and out[("h", "D2")] == SECONDARY
-
-
-def test_a_withheld_parent_is_not_left_as_the_sum_of_published_children():
-    """A parent withheld on its own would be the sum of its children: one child goes with it."""
-    cells = tree("x", SAFE)
-    cells.loc[cells["area_id"] == "D2", "numerator"] = 0  # no longer a sum; only the pattern matters
-    cells.loc[cells["area_id"] == "D2", "denominator"] = 10
-    out = reasons(cells, catalogue({"indicator_id": "x"}))
-    assert out[("x", "D2")] == PRIMARY and out[("x", "Z4")] == SECONDARY  # Z4: the cheaper zone of D2
 
 
 def test_sensitive_reason_only_where_the_plain_rules_pass():
@@ -152,14 +154,60 @@ def test_sensitive_reason_only_where_the_plain_rules_pass():
     assert out[("v", "Z2")] == PRIMARY      # 2 reports: broken whatever the topic
 
 
-def test_a_family_is_withheld_together():
-    """h and a share counts (A = M0/H): withholding one in an area withholds the other there, and the hierarchy
-    then protects both."""
+SAME = Relation("same", ("h", "a"))
+
+
+def test_a_same_relation_withholds_both_and_the_hierarchy_protects_both():
+    """h and a share a count: withholding one in an area withholds the other there, and the hierarchy then
+    protects both with the same sibling (the cheapest)."""
     cells = pd.concat([tree("h", {**SAFE, "Z2": (3, 60)}), tree("a", SAFE)], ignore_index=True)
-    cat = catalogue({"indicator_id": "h", "family": "af"}, {"indicator_id": "a", "family": "af"})
-    out = reasons(cells, cat)
-    assert out[("h", "Z2")] == PRIMARY and out[("a", "Z2")] == SECONDARY
-    assert out[("h", "Z3")] == SECONDARY and out[("a", "Z3")] == SECONDARY  # the same sibling for both
+    cat = catalogue({"indicator_id": "h"}, {"indicator_id": "a"})
+    out = reasons(cells, cat, relations=[SAME])
+    assert out == {("h", "Z2"): PRIMARY, ("a", "Z2"): SECONDARY, ("h", "Z3"): SECONDARY, ("a", "Z3"): SECONDARY}
+    assert reasons(cells, cat) == {("h", "Z2"): PRIMARY, ("h", "Z3"): SECONDARY}  # without the relation
+
+
+def test_gives_works_one_way():
+    """a's denominator is h's numerator: a withheld h withholds a; a withheld a leaves h published."""
+    cat = catalogue({"indicator_id": "h"}, {"indicator_id": "a"})
+    gives = Relation("gives", ("a", "h"))
+    h_small = pd.concat([tree("h", {**SAFE, "Z2": (3, 60)}), tree("a", SAFE)], ignore_index=True)
+    assert reasons(h_small, cat, relations=[gives])[("a", "Z2")] == SECONDARY
+    a_small = pd.concat([tree("h", SAFE), tree("a", {**SAFE, "Z2": (3, 60)})], ignore_index=True)
+    assert ("h", "Z2") not in reasons(a_small, cat, relations=[gives])
+
+
+PARTS = catalogue(*({"indicator_id": i} for i in ("whole", "p1", "p2", "p3")))
+SUM = Relation("sum", ("p1", "p2", "p3"), whole="whole")
+
+
+def sum_cells(p1, p2, p3):
+    """One area (Z1) where whole = p1 + p2 + p3 (numerators of 100 persons)."""
+    counts = {"p1": p1, "p2": p2, "p3": p3, "whole": p1 + p2 + p3}
+    return pd.DataFrame([{"area_id": "Z1", "indicator_id": i, "numerator": n, "denominator": 100}
+                         for i, n in counts.items()])
+
+
+def test_a_sum_never_has_one_withheld_part():
+    """p1 (3) is primary; whole - p2 - p3 would give it: the part with the fewest cases (p3: 10) goes too, and
+    p1 + p3 = 13 is no small count."""
+    assert reasons(sum_cells(3, 40, 10), PARTS, relations=[SUM]) == {("p1", "Z1"): PRIMARY, ("p3", "Z1"): SECONDARY}
+
+
+@pytest.mark.parametrize(("p2", "expected"), [
+    (1, {"p1", "p2", "p3"}),   # both primary, p1 + p2 = 4: a small count, so p3 goes too (3 + 1 + 30 = 34)
+    (2, {"p1", "p2"}),         # both primary, p1 + p2 = 5: at the threshold, no small count
+    (5, {"p1", "p2"}),         # p2 = 5 is not primary: p1 alone would be whole - p2 - p3, so p2 (fewest) goes
+])
+def test_the_withheld_parts_of_a_sum_are_no_small_count(p2, expected):
+    out = reasons(sum_cells(3, p2, 30), PARTS, relations=[SUM])
+    assert {i for i, _ in out} == expected
+
+
+def test_a_sum_without_a_whole_adds_up_to_the_published_denominator():
+    strata = Relation("sum", ("p1", "p2", "p3"))
+    out = reasons(sum_cells(3, 40, 10), PARTS, relations=[strata])
+    assert out == {("p1", "Z1"): PRIMARY, ("p3", "Z1"): SECONDARY}
 
 
 def test_indicators_outside_control_are_never_withheld():
@@ -174,13 +222,27 @@ def test_areas_with_no_one_to_measure_are_neither_withheld_nor_used():
     assert out == {("x", "Z2"): PRIMARY, ("x", "Z1"): SECONDARY}
 
 
-def test_a_family_member_with_no_one_to_measure_is_withheld_with_the_family():
-    """a's denominator is h's numerator: "no one to measure" for a in Z2 would say h has 0 there."""
+def test_a_related_cell_with_no_one_to_measure_is_withheld_with_the_other():
+    """a's count is h's: "no one to measure" for a in Z2 would say h has 0 there."""
     h = tree("h", {**SAFE, "Z2": (0, 12)})
     a = tree("a", {**SAFE, "Z2": (0, 0)})
-    cat = catalogue({"indicator_id": "h", "family": "af"}, {"indicator_id": "a", "family": "af"})
-    out = reasons(pd.concat([h, a], ignore_index=True), cat)
+    cat = catalogue({"indicator_id": "h"}, {"indicator_id": "a"})
+    out = reasons(pd.concat([h, a], ignore_index=True), cat, relations=[SAME])
     assert out[("h", "Z2")] == PRIMARY and out[("a", "Z2")] == SECONDARY
+
+
+def test_the_catalogue_relations_expand_and_pair_by_suffix():
+    known = ["af_m0", "af_ch_water", "af_ch_fuel", "af_contrib_water", "af_contrib_fuel", "af_a", "af_h"]
+    relations = expand_relations([{"same": ["af_contrib_*", "af_ch_*"]}, {"gives": ["af_a", "af_h"]},
+                                  {"sum": "af_m0", "parts": "af_ch_*"}], known, "catalogue.yaml")
+    assert relations == [Relation("same", ("af_contrib_fuel", "af_ch_fuel")),
+                         Relation("same", ("af_contrib_water", "af_ch_water")),
+                         Relation("gives", ("af_a", "af_h")),
+                         Relation("sum", ("af_ch_fuel", "af_ch_water"), whole="af_m0")]
+    with pytest.raises(ValueError, match="catalogue.yaml: relation #1: no indicator 'af_x'"):
+        expand_relations([{"same": ["af_x", "af_h"]}], known, "catalogue.yaml")
+    with pytest.raises(ValueError, match="relation #1: expected"):
+        expand_relations([{"sum": "af_m0"}], known, "catalogue.yaml")
 
 
 # ---------------------------------------------------------------------------------------------------------------
