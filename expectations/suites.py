@@ -82,6 +82,9 @@ def apply_severity(suite: str, checks: list[Check], overrides: dict[str, str]) -
         severity = overrides.get(f"{suite}.{check.key}", check.severity)
         if severity not in ("blocking", "warning"):
             raise ValueError(f"quality.severity.{suite}.{check.key}: {severity!r} is not blocking or warning")
+        if check.key in DISCLOSURE_CHECKS and severity != "blocking":
+            raise ValueError(f"quality.severity.{suite}.{check.key}: disclosure checks are always blocking (a "
+                             "warning would publish the cells it names, and their counts, in marts.data_quality)")
         out.append(Check(check.key, check.expectation, check.kwargs, severity, check.why))
     return out
 
@@ -364,6 +367,10 @@ def disclosure_columns(city: City) -> str:
                     ELSE 'ok' END AS small_count,
                coalesce(v.suppression, 'published') AS reason,
                v.suppressed = (v.suppression IS NOT NULL) AS reason_consistent"""
+
+
+DISCLOSURE_CHECKS = ("suppression", "no_small_counts", "suppression_reason", "suppression_flag",
+                     "suppressed_cells_empty")
 
 
 def disclosure_checks() -> list[Check]:

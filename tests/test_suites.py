@@ -199,6 +199,13 @@ def test_severity_overrides_come_from_the_city():
         apply_severity("marts_index_scores", checks, {"marts_index_scores.score_range": "fatal"})
 
 
+def test_disclosure_checks_cannot_be_made_warnings():
+    checks = SUITES["published_snapshot"].checks(FACTS)
+    with pytest.raises(ValueError, match="disclosure checks are always blocking"):
+        apply_severity("published_snapshot", checks, {"published_snapshot.no_small_counts": "warning"})
+    assert apply_severity("published_snapshot", checks, {"published_snapshot.no_small_counts": "blocking"})
+
+
 def test_quality_page_matches_the_suites():
     """docs/quality.md is generated from the suites; regenerate it when a suite changes."""
     from bienestar.settings import PROJECT_ROOT
