@@ -22,8 +22,9 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
     """The indicators and the dimensions, checked: ids unique, dimension known, direction +1 or -1.
 
     Disclosure control (privacy/disclosure.py) reads three optional keys: `min_denominator` (default: the
-    city's), `sensitive: true` (stricter thresholds: violence, health) and `weighted: true` (a numerator that is a
-    weighted sum, not a count); and the top-level `relations:` (`load_relations`).
+    city's), `sensitive: true` (stricter thresholds: violence, health), `weighted: true` (a numerator that is a
+    weighted sum, not a count) and `headline: true` (withheld to protect another cell only when nothing else
+    will do); and the top-level `relations:` (`load_relations`).
     """
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
@@ -46,13 +47,14 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
             raise CatalogueError(f"{where}: unknown dimension {entry['dimension']!r} (known: {known_text})")
         if entry["direction"] not in (1, -1):
             raise CatalogueError(f"{where}: direction must be 1 (higher is better) or -1, got {entry['direction']!r}")
-        for flag in ("sensitive", "weighted"):
+        for flag in ("sensitive", "weighted", "headline"):
             if not isinstance(entry.get(flag, False), bool):
                 raise CatalogueError(f"{where}: {flag} must be true or false, got {entry[flag]!r}")
         seen.add(name)
         rows.append({**{k: entry[k] for k in REQUIRED},
                      "min_denominator": entry.get("min_denominator", min_denominator),
-                     "sensitive": entry.get("sensitive", False), "weighted": entry.get("weighted", False)})
+                     "sensitive": entry.get("sensitive", False), "weighted": entry.get("weighted", False),
+                     "headline": entry.get("headline", False)})
     catalogue = pd.DataFrame(rows).rename(columns={"id": "indicator_id"})
     dimensions = dimensions.rename(columns={"id": "dimension_id"})[["dimension_id", "name_es", "name_en"]]
     return catalogue, dimensions

@@ -20,10 +20,12 @@ and writes down every linear fact the snapshot states, then solves them:
    the change published, the other end follows.
 
 Facts 1-3 are solved together as one linear system per period: first by substitution (an equation with one
-unknown gives it; repeated until nothing new), then exactly, with linear algebra - a withheld count is
-determined when every solution of the system gives it the same value (its coordinate is zero in every null-space
-vector). It reports the withheld cells it recovered and the counts of 1-4 it can read or derive: published
-numerators or complements of 1-4, and sums an attacker gets as a published parent minus its published children.
+unknown gives it) and by the sign of counts (an equation whose unknowns add up to 0 makes each of them 0),
+repeated until nothing new, then exactly, with linear algebra - a withheld count is determined when every
+solution of the system gives it the same value (its coordinate is zero in every null-space vector). A published
+share whose withheld children's complement adds up to 0 makes each of them 100%. It reports the withheld cells
+it recovered and the counts of 1-4 it can read or derive: published numerators or complements of 1-4, and sums
+an attacker gets as a published parent minus its published children.
 Index scores are not attacked: they are computed from exact values and flagged (`suppressed_inputs`), see
 docs/privacy.md.
 """
@@ -50,7 +52,7 @@ class Findings:
     """What the attack found."""
 
     recovered: pd.DataFrame = field(default_factory=pd.DataFrame)     # withheld counts worked out exactly
-    recovered_values: pd.DataFrame = field(default_factory=pd.DataFrame)  # withheld values from the change table
+    recovered_values: pd.DataFrame = field(default_factory=pd.DataFrame)  # withheld values: changes, 100% residuals
     small_published: pd.DataFrame = field(default_factory=pd.DataFrame)   # published counts of 1-4
     small_derived: pd.DataFrame = field(default_factory=pd.DataFrame)     # parent minus children: 1-4
     additive: list[str] = field(default_factory=list)
@@ -70,7 +72,7 @@ class Findings:
         return {
             "withheld cells": self.suppressed,
             "withheld numerators recovered": numerators,
-            "withheld values from changes": len(self.recovered_values),
+            "withheld values recovered": len(self.recovered_values),
             "published counts of 1-4": len(self.small_published),
             "derived counts of 1-4": len(self.small_derived),
         }
@@ -125,12 +127,13 @@ def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
             values["note"].fillna("").str.contains("denominator is zero")
         values.loc[zero, ["numerator", "denominator"]] = 0.0
     areas = snapshot["areas"]
-    population = pd.DataFrame({"area_id": areas["area_id"], "indicator_id": "population", "period": "latest",
-                               "numerator": areas["population"].astype(float),
-                               "denominator": areas["population"].astype(float),
-                               "suppressed": areas["population"].isna()})
-    cells = pd.concat([values[["area_id", "indicator_id", "period", "numerator", "denominator", "suppressed"]],
-                       population], ignore_index=True)
+    parts = [values[["area_id", "indicator_id", "period", "numerator", "denominator", "suppressed"]]]
+    if "population" in areas:
+        parts.append(pd.DataFrame({"area_id": areas["area_id"], "indicator_id": "population", "period": "latest",
+                                   "numerator": areas["population"].astype(float),
+                                   "denominator": areas["population"].astype(float),
+                                   "suppressed": areas["population"].isna()}))
+    cells = pd.concat(parts, ignore_index=True)
     cells["suppressed"] = cells["suppressed"].fillna(False).astype(bool)
     return cells
 
@@ -173,7 +176,8 @@ class System:
 
     def add(self, terms: dict[Var, float]) -> None:
         """sum(coef * var) = 0; every var must be a cell of the snapshot (known or withheld)."""
-        if all(v in self.known or v in self.unknown for v in terms) and any(v in self.unknown for v in terms):
+        terms = {v: c for v, c in terms.items() if abs(c) > 1e-12}  # a fitted weight of 0 says nothing
+        if terms and all(v in self.known or v in self.unknown for v in terms) and any(v in self.unknown for v in terms):
             self.equations.append(terms)
 
     def _reduced(self, terms: dict[Var, float]) -> tuple[dict[Var, float], float]:
@@ -195,6 +199,30 @@ class System:
                     found.append(var)
                     progress = True
         return found
+
+    def zeros(self) -> list[Var]:
+        """Counts are never negative: an equation whose unknowns all carry the same sign and whose constant is 0
+        sets every one of them to 0 (a published parent equal to its published children: the withheld ones are
+        empty)."""
+        found = []
+        for terms in self.equations:
+            unknown, constant = self._reduced(terms)
+            signs = {c > 0 for c in unknown.values()}
+            if unknown and len(signs) == 1 and abs(constant) < TOLERANCE:
+                for var in unknown:
+                    self.known[var] = 0.0
+                    found.append(var)
+        return found
+
+    def solve(self) -> list[Var]:
+        """Substitution and the non-negative zeros until nothing new, then linear algebra on what is left."""
+        found = []
+        while True:
+            step = self.substitute() + self.zeros()
+            if not step:
+                break
+            found += step
+        return found + self.determined()
 
     def determined(self) -> list[Var]:
         """Withheld vars every solution agrees on (linear algebra on what substitution left), now known."""
@@ -341,8 +369,10 @@ def link_equations(system: System, cells: pd.DataFrame, links, partitions, sums=
             system.add(terms)
 
 
-def small_residuals(cells: pd.DataFrame, areas: pd.DataFrame, additive: list[str], shares: set[str]) -> pd.DataFrame:
-    """Published parent minus its published children: the withheld children's total, when it is 1-4 cases."""
+def residuals(cells: pd.DataFrame, areas: pd.DataFrame, additive: list[str], shares: set[str]) -> pd.DataFrame:
+    """Published parent minus its published children: the withheld children's total, where at least one child
+    is withheld; `small` when it is 1-4 cases (or, for a share, its complement is), `full` when a share's
+    complement is 0 (every withheld child is 100%)."""
     kids = cells.merge(areas[["area_id", "parent_id"]], on="area_id").dropna(subset=["parent_id"])
     kids = kids[kids["indicator_id"].isin(additive)]
     sums = kids[~kids["suppressed"]].groupby(["period", "indicator_id", "parent_id"])[list(COLUMNS)].sum()
@@ -352,11 +382,19 @@ def small_residuals(cells: pd.DataFrame, areas: pd.DataFrame, additive: list[str
     sums.columns = [f"{c}_kids" for c in sums.columns]
     joined = parents.join(sums, how="inner").join(withheld, how="inner")
     joined = joined[joined["suppressed"]].reset_index()
-    num = joined["numerator"] - joined["numerator_kids"]
-    den = joined["denominator"] - joined["denominator_kids"]
-    tiny = _tiny(num.round(9), den.round(9), joined["indicator_id"].isin(shares))
-    out = joined.loc[tiny, ["period", "indicator_id", "parent_id"]].assign(numerator=num[tiny], denominator=den[tiny])
-    return out.reset_index(drop=True)
+    num = (joined["numerator"] - joined["numerator_kids"]).round(9)
+    den = (joined["denominator"] - joined["denominator_kids"]).round(9)
+    share = joined["indicator_id"].isin(shares)
+    return joined[["period", "indicator_id", "parent_id"]].assign(
+        numerator=num, denominator=den, small=_tiny(num, den, share), full=share & (den > 0) & (num == den))
+
+
+def full_children(cells: pd.DataFrame, areas: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    """The withheld children under a `full` residual: each is 100%, its value recovered."""
+    full = found[found["full"]]
+    kids = cells[cells["suppressed"]].merge(areas[["area_id", "parent_id"]], on="area_id")
+    hit = kids.merge(full[["period", "indicator_id", "parent_id"]], on=["period", "indicator_id", "parent_id"])
+    return hit[["area_id", "indicator_id", "period"]].assign(value=1.0)
 
 
 def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -382,7 +420,11 @@ def attack(path: Path, relations: list | None = None) -> Findings:
         from indicators.catalogue import load_relations
 
         relations = load_relations()
-    snapshot = read_snapshot(path)
+    return attack_tables(read_snapshot(path), relations)
+
+
+def attack_tables(snapshot: dict[str, pd.DataFrame], relations: list) -> Findings:
+    """Every attack on a snapshot's tables (`read_snapshot`'s keys; `change` may be empty)."""
     cells, areas = cells_of(snapshot), snapshot["areas"]
     counts, shares = counted_shares(snapshot["catalogue"])
     additive = additive_indicators(cells, areas)
@@ -391,7 +433,7 @@ def attack(path: Path, relations: list | None = None) -> Findings:
     system = System(cells)
     hierarchy_equations(system, cells, areas, additive)
     link_equations(system, cells, links, partitions, sums)
-    found = system.substitute() + system.determined()
+    found = system.solve()
     recovered = pd.DataFrame([{"period": p, "indicator_id": i, "area_id": a, "column": c, "count": system.known[v]}
                               for v in found for p, i, a, c in [v]],
                              columns=["period", "indicator_id", "area_id", "column", "count"])
@@ -399,8 +441,10 @@ def attack(path: Path, relations: list | None = None) -> Findings:
     published = cells[~cells["suppressed"] & cells["numerator"].notna() & cells["indicator_id"].isin(counts)]
     small = published[_tiny(published["numerator"], published["denominator"],
                             published["indicator_id"].isin(shares))]
-    return Findings(recovered=recovered, recovered_values=change_attack(snapshot), small_published=small,
-                    small_derived=small_residuals(cells, areas, [i for i in additive if i in counts], shares),
+    totals = residuals(cells, areas, [i for i in additive if i in counts], shares)
+    values = pd.concat([change_attack(snapshot), full_children(cells, areas, totals)], ignore_index=True)
+    return Findings(recovered=recovered, recovered_values=values, small_published=small,
+                    small_derived=totals[totals["small"]].drop(columns=["small", "full"]).reset_index(drop=True),
                     additive=additive,
                     links=[f"{x}.{cx} = {k:g} x {y}.{cy}" for x, cx, y, cy, k in links]
                     + [f"sum of {', '.join(p)} numerators = their denominator" for p, _ in partitions]
@@ -423,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'additive indicators attacked':<32} {len(findings.additive):>8}")
     print(f"{'links between indicators':<32} {len(findings.links):>8}")
     numerators = findings.recovered[findings.recovered["column"] == "numerator"] if len(findings.recovered) else []
-    for name, frame in (("recovered", numerators), ("from changes", findings.recovered_values),
+    for name, frame in (("recovered", numerators), ("values", findings.recovered_values),
                         ("published 1-4", findings.small_published), ("derived 1-4", findings.small_derived)):
         if len(frame) and args.show:
             print(f"\n{name} (first {min(args.show, len(frame))} of {len(frame)}):")

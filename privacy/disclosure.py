@@ -13,22 +13,28 @@ each cell is withheld, or None when it may be published:
 - **secondary** - the cell is published-safe on its own but withheld so that no other cell can be recovered:
   1. *Relations between indicators* (the catalogue's `relations:`: A's numerator is M0's, M0 is the weighted sum
      of the censored headcounts, the strata add up to the whole; `Relation`): in an area, no relation may have
-     exactly one withheld cell, and the withheld parts of a sum together must not be a small count. When one
-     would, the published part with the fewest cases is withheld too.
+     exactly one withheld cell, and the withheld parts of a sum together must not be a small count nor 0. When
+     one would, the published part with the fewest cases is withheld too (a `headline: true` indicator of the
+     catalogue, such as the NBI-poor or H, only when nothing else will do).
   2. *The area hierarchy* (zone -> district -> macrodistrict -> city; a parent's counts are the sums of its
      children's). For every parent and each indicator, the cells of the equation `parent = sum of children` that
      are withheld must be none or at least two, and when the parent is published, the withheld children taken
-     together (what an attacker gets as parent minus published children) must pass the primary rules. When an
+     together (what an attacker gets as parent minus published children) must pass the primary rules and be
+     neither 0% nor 100% (counts are never negative: a total of 0 makes each 0). When an
      equation breaks either condition, the published child that costs users least (fewest residents) is withheld
      too, or the parent when no child is left; repeated, with the relations, until nothing changes.
 
-Why that is enough against exact recovery: each cell is in at most two equations (as a child of its parent, as
-the parent of its children) and, the areas forming a tree, the equations form a forest. In a forest of equations
-each holding no withheld cell or at least two, any withheld cell can be moved by any amount with the others
-compensating along the tree, so none is determined (docs/privacy.md gives the argument; `privacy.attack` checks
-it with linear algebra on the published snapshot). The residual condition makes the sum the attacker does learn
-as safe as a published cell. This is the singleton/residual heuristic of tau-argus's hypercube method applied
-to a hierarchy: not an optimal (minimum-loss) pattern, but one whose cost is shown in `docs/privacy.md`.
+Within one indicator that is enough against exact recovery: each cell is in at most two equations (as a child
+of its parent, as the parent of its children) and, the areas forming a tree, the equations form a forest; in a
+forest of equations each holding no withheld cell or at least two, any withheld cell can be moved by any amount
+with the others compensating along the tree, so none is determined. Relations between indicators join those
+forests into cycles, and counts cannot be negative (a total of 0 over withheld cells makes each 0), so the
+heuristic is then **audited**: the attacker (`privacy.attack`, linear algebra and non-negativity) is run on what
+the pattern would publish, and for every cell it works out, a cheap published neighbour in the same equation (a
+sibling, the parent, a child) is withheld; heuristic and audit alternate until the attacker finds nothing. If it
+still finds something after `MAX_AUDIT_ROUNDS`, `DisclosureError` stops the run: nothing is published. This is the
+singleton/residual heuristic of tau-argus's hypercube method with tau-argus-style auditing: not an optimal
+(minimum-loss) pattern, but one whose cost is shown in docs/privacy.md.
 
 Indicators with `min_denominator: 0` in the catalogue are not counts of people (sensor means) or are figures a
 statistics office already published (the Bolivian census tables): they are outside disclosure control.
@@ -162,7 +168,7 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
 
     cells      one period's cells: area_id, indicator_id, numerator, denominator, and optionally
                numerator_cases, denominator_cases (households behind a share of persons)
-    catalogue  indicator_id, unit, min_denominator, and optionally sensitive (bool)
+    catalogue  indicator_id, unit, min_denominator, and optionally sensitive and headline (bool)
     parents    area_id -> parent_id (None at the top)
     cost       area_id -> what withholding the area costs users (its residents): the cheapest goes first
     relations  the catalogue's linear facts between indicators (`Relation`)
@@ -194,8 +200,16 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
     areas = sorted({area for _, area in where})
     relations = [r for r in relations if all(m in controlled for m in (*r.members, *([r.whole] if r.whole else [])))]
 
+    headline = set(catalogue.loc[catalogue["headline"].fillna(False).astype(bool), "indicator_id"]) \
+        if "headline" in catalogue else set()
+
     def measured(i: int) -> bool:
         return cells.at[i, "denominator"] > 0
+
+    def cheapest(candidates) -> list[int]:
+        """Cells in the order to withhold them: headline figures last, then the fewest cases first."""
+        return sorted(candidates, key=lambda i: (cells.at[i, "indicator_id"] in headline,
+                                                 _cases(cells, i, "numerator_cases"), i))
 
     def relation_pass() -> bool:
         """No relation may leave exactly one of its cells withheld in an area; a sum's withheld parts together
@@ -223,14 +237,13 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                 if unknown == 0:
                     continue
                 unsafe = unknown == 1
-                if not unsafe and whole_known:
-                    unsafe = 0 < sum(_cases(cells, i, "numerator_cases") for i in hidden) < count
+                if not unsafe and whole_known:  # their total: no small count, and not 0 (counts are >= 0)
+                    unsafe = sum(_cases(cells, i, "numerator_cases") for i in hidden) < count
                 if not unsafe:
                     continue
-                candidates = sorted((i for i in parts if reason[i] is None and measured(i)),
-                                    key=lambda i: (_cases(cells, i, "numerator_cases"), i))
+                candidates = cheapest(i for i in parts if reason[i] is None and measured(i))
                 if candidates:
-                    reason[candidates[0]] = SECONDARY  # the part with the fewest cases: the least lost
+                    reason[candidates[0]] = SECONDARY
                 elif whole is not None and reason[whole] is None:
                     reason[whole] = SECONDARY
                 else:
@@ -255,7 +268,8 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                     residual = [sum(cells.at[k, c] for k in hidden) for c in ("numerator", "denominator")]
                     cases = [sum(_cases(cells, k, c) for k in hidden) for c in ("numerator_cases",
                                                                                "denominator_cases")]
-                    unsafe = breaks_rules(*residual, own, numerator_cases=cases[0], denominator_cases=cases[1])
+                    unsafe = breaks_rules(*residual, own, numerator_cases=cases[0], denominator_cases=cases[1]) \
+                        or residual[0] == 0 or (own.share and residual[0] == residual[1])  # all 0%, all 100%
                 if not unsafe:
                     continue
                 candidates = [k for k in rows if reason[k] is None and measured(k)]
@@ -268,9 +282,86 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                 changed = True
         return changed
 
-    while relation_pass() | hierarchy_pass():
-        pass
+    def settle() -> None:
+        while relation_pass() | hierarchy_pass():
+            pass
+
+    def repair(indicator: str, areas_first: list[str]) -> bool:
+        """Withhold the first published, measured cell of `indicator` among `areas_first`, one that counts
+        someone first (adding a 0 to a total of 0 protects nothing)."""
+        found = [i for i in (where.get((indicator, a)) for a in areas_first)
+                 if i is not None and reason[i] is None and measured(i)]
+        found.sort(key=lambda i: _cases(cells, i, "numerator_cases") == 0)  # stable: the given order otherwise
+        if found:
+            reason[found[0]] = SECONDARY
+        return bool(found)
+
+    def repair_related(indicator: str, area: str) -> bool:
+        """Withhold the published cell with the fewest cases among the indicator's relations in the area."""
+        related = {m for r in relations if indicator in (*r.members, r.whole)
+                   for m in (*r.members, *([r.whole] if r.whole else []))} - {indicator}
+        cells_here = [where[(m, area)] for m in sorted(related) if (m, area) in where]
+        candidates = cheapest(i for i in cells_here if reason[i] is None and measured(i))
+        if candidates:
+            reason[candidates[0]] = SECONDARY
+        return bool(candidates)
+
+    settle()
+    for _ in range(MAX_AUDIT_ROUNDS):
+        exposed, small_totals = audit(cells, reason, catalogue, parents, relations)
+        if not exposed and not small_totals:
+            break
+        repaired = False
+        for indicator, area in exposed:  # a cell worked out: withhold a cheap neighbour in its equations
+            parent = parents.get(area)
+            siblings = children.get(parent, []) if isinstance(parent, str) else []
+            around = [a for a in siblings if a != area] + ([parent] if isinstance(parent, str) else [])
+            repaired |= repair(indicator, around + children.get(area, [])) or repair_related(indicator, area)
+        for indicator, parent in small_totals:  # a small total of withheld children: one more child
+            repaired |= repair(indicator, children.get(parent, []) + [parent])
+        if not repaired:
+            break
+        settle()
+    else:
+        exposed, small_totals = audit(cells, reason, catalogue, parents, relations)
+    if exposed or small_totals:
+        shown = ", ".join(f"{i} in {a}" for i, a in [*exposed, *small_totals][:5])
+        raise DisclosureError(f"disclosure control could not protect {len(exposed)} withheld cell(s) and "
+                              f"{len(small_totals)} total(s) (e.g. {shown}): nothing is published; see "
+                              "docs/privacy.md")
     return pd.Series(reason, index=cells.index, dtype="object")
+
+
+MAX_AUDIT_ROUNDS = 25
+
+
+class DisclosureError(RuntimeError):
+    """The pattern still lets the attacker work out a withheld cell after every repair: publish nothing."""
+
+
+def audit(cells: pd.DataFrame, reason: list, catalogue: pd.DataFrame, parents: pd.Series,
+          relations: list[Relation]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The attacker (privacy/attack.py) on what this pattern would publish: the withheld cells it works out
+    (indicator, area) and the parents whose withheld children add up to a small count (indicator, parent)."""
+    from privacy.attack import attack_tables
+
+    withheld = pd.Series([r is not None for r in reason], index=cells.index)
+    unmeasured = ~(cells["denominator"] > 0) & ~withheld  # published as "no one to measure": 0 of 0
+    values = pd.DataFrame({
+        "area_id": cells["area_id"], "indicator_id": cells["indicator_id"], "period": "audit",
+        "numerator": cells["numerator"].where(~withheld).mask(unmeasured, 0.0),
+        "denominator": cells["denominator"].where(~withheld).mask(unmeasured, 0.0), "suppressed": withheld})
+    areas = pd.DataFrame({"area_id": parents.index, "parent_id": parents.to_numpy()})
+    columns = [c for c in ("indicator_id", "unit", "min_denominator", "weighted") if c in catalogue]
+    snapshot = {"values": values, "areas": areas, "catalogue": catalogue[columns], "change": pd.DataFrame()}
+    findings = attack_tables(snapshot, relations)
+    rec = findings.recovered
+    exposed = [] if rec.empty else list(zip(rec.loc[rec["column"] == "numerator", "indicator_id"],
+                                            rec.loc[rec["column"] == "numerator", "area_id"], strict=True))
+    full = findings.recovered_values
+    exposed += [] if full.empty else list(zip(full["indicator_id"], full["area_id"], strict=True))
+    small = findings.small_derived
+    return exposed, [] if small.empty else list(zip(small["indicator_id"], small["parent_id"], strict=True))
 
 
 def _cases(cells: pd.DataFrame, i: int, column: str) -> float:

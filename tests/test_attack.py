@@ -228,7 +228,7 @@ def test_a_protected_city_with_tiny_zones_resists_every_attack(tmp_path, seed):
                                                                                    "min_denominator"]])
     found = attack(path, relations=[])
     assert found.summary() == {"withheld cells": int(withheld.sum()), "withheld numerators recovered": 0,
-                               "withheld values from changes": 0,
+                               "withheld values recovered": 0,
                                "published counts of 1-4": 0, "derived counts of 1-4": 0}
     # the attacker did see the structure it attacks: all four indicators add up, and a's denominator is h's
     assert sorted(found.additive) == ["a", "h", "v", "x"]
@@ -248,3 +248,15 @@ def test_the_same_city_unprotected_by_the_hierarchy_leaks(tmp_path, seed):
     found = attack(write_snapshot(tmp_path / "city.duckdb", published, areas,
                                   catalogue[["indicator_id", "unit", "min_denominator"]]), relations=[])
     assert found.summary()["withheld numerators recovered"] > 0
+
+
+def test_counts_are_never_negative_so_a_total_of_zero_gives_each_part(tmp_path):
+    """D2 publishes 0 of 47 and both its zones are withheld: each must be 0."""
+    global COUNTS
+    saved = COUNTS
+    COUNTS = {**saved, "Z4": (0, 25), "Z5": (0, 22), "D2": (0, 47), "M1": (21, 129)}
+    try:
+        found = attack(planted(tmp_path, {"Z4", "Z5"}))
+    finally:
+        COUNTS = saved
+    assert recovered(found) == {"Z4": 0.0, "Z5": 0.0}

@@ -68,5 +68,5 @@ def test_nothing_to_recover_from_the_published_tables(published):
 
     paths, _ = published
     summary = attack(paths.current_snapshot_for("bolivia_municipal")).summary()
-    assert summary == {"withheld cells": 0, "withheld numerators recovered": 0, "withheld values from changes": 0,
+    assert summary == {"withheld cells": 0, "withheld numerators recovered": 0, "withheld values recovered": 0,
                        "published counts of 1-4": 0, "derived counts of 1-4": 0}

@@ -270,3 +270,57 @@ def test_a_bad_block_names_the_file_and_key(block, message):
     with pytest.raises(CityConfigError, match="/cities/t/city.yaml: disclosure") as error:
         Rules.of(city_with(block))
     assert message in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Totals of 0, headline figures, the audit
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_withheld_children_adding_up_to_zero_take_another_child():
+    """Z2 (0 of 12) is primary; its cheapest sibling Z3 has 0 of 60 too, so D1 - Z1 would say both are 0:
+    Z1 goes as well (counts are never negative, so a total of 0 tells every withheld child)."""
+    out = reasons(tree("x", {**SAFE, "Z2": (0, 12), "Z3": (0, 60)}), catalogue({"indicator_id": "x"}))
+    assert out == {("x", "Z2"): PRIMARY, ("x", "Z3"): SECONDARY, ("x", "Z1"): SECONDARY}
+
+
+def test_withheld_children_at_100_percent_take_another_child():
+    out = reasons(tree("x", {**SAFE, "Z2": (12, 12), "Z3": (60, 60)}), catalogue({"indicator_id": "x"}))
+    assert out == {("x", "Z2"): PRIMARY, ("x", "Z3"): SECONDARY, ("x", "Z1"): SECONDARY}
+
+
+def test_withheld_parts_adding_up_to_zero_take_another_part():
+    """p1 and p2 are 0 of 40 (0% of a small group: primary); together still 0: p3 goes too."""
+    cells = sum_cells(0, 0, 30).assign(denominator=40)
+    assert reasons(cells, PARTS, relations=[SUM]) == {
+        ("p1", "Z1"): PRIMARY, ("p2", "Z1"): PRIMARY, ("p3", "Z1"): SECONDARY}
+
+
+def test_a_headline_part_is_withheld_only_when_nothing_else_will_do():
+    cat = PARTS.assign(headline=PARTS["indicator_id"] == "p2")
+    strata = Relation("sum", ("p1", "p2", "p3"))
+    # p2 has the fewest cases (8 < 30) but is a headline figure: p3 goes instead
+    assert reasons(sum_cells(3, 8, 30), cat, relations=[strata]) == {("p1", "Z1"): PRIMARY, ("p3", "Z1"): SECONDARY}
+    assert reasons(sum_cells(3, 8, 30), PARTS, relations=[strata]) == {("p1", "Z1"): PRIMARY,
+                                                                      ("p2", "Z1"): SECONDARY}
+
+
+def test_the_audit_names_what_the_attacker_works_out():
+    from privacy.disclosure import audit
+
+    cells = tree("x", {**SAFE, "Z2": (3, 12)})
+    reason = [PRIMARY if a == "Z2" else None for a in cells["area_id"]]
+    exposed, small = audit(cells, reason, catalogue({"indicator_id": "x"}), PARENTS, [])
+    assert exposed == [("x", "Z2")] and small == [("x", "D1")]  # D1 - Z1 - Z3: 3 of 12
+    reason = [PRIMARY if a in ("Z2", "Z3") else None for a in cells["area_id"]]
+    assert audit(cells, reason, catalogue({"indicator_id": "x"}), PARENTS, []) == ([], [])
+
+
+def test_a_pattern_that_cannot_be_repaired_publishes_nothing(monkeypatch):
+    """When the attacker still works a cell out and no neighbour is left to withhold, the stage stops the run
+    rather than publish it."""
+    from privacy import disclosure
+
+    monkeypatch.setattr(disclosure, "audit", lambda *args: ([("x", "M1")], []))
+    lone = pd.DataFrame([{"area_id": "M1", "indicator_id": "x", "numerator": 30, "denominator": 100}])
+    with pytest.raises(disclosure.DisclosureError, match="could not protect 1 withheld cell"):
+        protect(lone, catalogue({"indicator_id": "x"}), pd.Series({"M1": None}), COST, RULES)

@@ -97,7 +97,11 @@ def test_change_between_the_two_censuses(pipeline_run, city):
     nbi = read("SELECT a.name, c.value_from, c.value_to, c.change FROM marts.indicator_change c "
                "JOIN marts.areas a USING (city, area_id) WHERE c.level = 'macrodistrito' "
                "AND c.indicator_id = 'nbi_poor_persons'")
-    assert len(nbi) == 9 and (nbi["change"] < 0).all(), nbi  # less NBI poverty everywhere
+    # less NBI poverty in every macrodistrict whose change is published; a change is published only where
+    # both censuses' figures are (small rural macrodistricts may be withheld at this scale)
+    published = nbi.dropna(subset=["change"])
+    assert len(nbi) == 9 and len(published) >= 5 and (published["change"] < 0).all(), nbi
+    assert nbi.loc[nbi["change"].isna(), ["value_from", "value_to"]].isna().any(axis=1).all()
     assert (nbi["change"] - (nbi["value_to"] - nbi["value_from"])).abs().max() < 1e-9
     services_2012 = read("SELECT DISTINCT note FROM marts.indicator_values WHERE period = '2012' "
                          "AND indicator_id = 'police_report_rate'")["note"].tolist()
@@ -124,7 +128,7 @@ def test_nothing_withheld_can_be_recovered_from_the_snapshot(pipeline_run):
     found = attack(settings.paths().current_snapshot_for("la_paz_demo"))
     summary = found.summary()
     assert summary.pop("withheld cells") > 1000, summary  # at this scale many zones are small
-    assert summary == {"withheld numerators recovered": 0, "withheld values from changes": 0,
+    assert summary == {"withheld numerators recovered": 0, "withheld values recovered": 0,
                        "published counts of 1-4": 0, "derived counts of 1-4": 0}
     assert len(found.additive) > 30 and len(found.links) > 50  # it did see the structure it attacks
     reasons = read("SELECT suppression, count(*) AS n FROM marts.indicator_values WHERE suppressed GROUP BY 1")
