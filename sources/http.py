@@ -8,6 +8,9 @@ The standard library is enough for GET requests, so the connectors add no depend
 - a `Retry-After` header (seconds or an HTTP date) replaces the computed wait; a server asking for more than
   `max_wait` fails the call at once, because a task retry later is a better place to wait than a blocked worker;
 - any other 4xx fails at once: asking again would get the same answer;
+- a body larger than `max_bytes` fails the call (nothing larger is held in memory or written), and a whole call,
+  retries and a slowly dripping body included, ends after `deadline` seconds;
+- redirects are followed to http and https URLs only (every hop is checked, not just the first URL);
 - credentials (`auth_headers`) are sent only to `auth_origin`, never to another host, even after a redirect;
 - loopback URLs never go through a proxy, whatever the environment says.
 
@@ -111,6 +114,10 @@ class _ScopedRedirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects, but drop the credentials when the redirect leaves the origin they were meant for."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib's signature)
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError(req.full_url, f"redirected to {newurl!r}: only http and https redirects are followed "
+                             "(a server sending us elsewhere is misconfigured or hostile); check the base URL")
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and origin(newurl) != origin(req.full_url):
             for name in list(new.headers):
@@ -173,17 +180,24 @@ class HttpClient:
     auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     auth_origin: str | None = None
     label: str = ""  # e.g. "connection 'la_paz_demo_ckan'": named in errors so people know what to fix
+    max_bytes: int = 512 * 1024 * 1024  # the largest body accepted (a month of a city's services is a few MB)
+    deadline: float = 900.0  # seconds for a whole call, retries and slow bodies included
 
     def __post_init__(self) -> None:
-        if self.attempts < 1 or self.timeout <= 0 or self.backoff < 0 or self.max_wait < 0:
-            raise ValueError(f"HttpClient needs attempts >= 1, timeout > 0, backoff and max_wait >= 0; got {self}")
+        if self.attempts < 1 or self.timeout <= 0 or self.backoff < 0 or self.max_wait < 0 or self.max_bytes < 1 \
+                or self.deadline <= 0:
+            raise ValueError(f"HttpClient needs attempts >= 1, timeout > 0, backoff and max_wait >= 0, max_bytes "
+                             f">= 1 and deadline > 0; got {self}")
 
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `url` (plus `params`) and parse the body as JSON; a body that is not JSON is a clear error."""
         full = with_params(url, params)
-        body, content_type = self._fetch(full, "application/json", _read_all)
+        body, content_type = self._fetch(full, "application/json", self._read_all)
         try:
             return json.loads(body.removeprefix(b"\xef\xbb\xbf"))  # some servers start JSON with a UTF-8 BOM
+        except RecursionError:
+            raise FetchError(full, "the JSON body is nested too deeply to read (thousands of levels): not an API "
+                             f"answer; check the base URL of {self.label or 'the connection'}") from None
         except ValueError as exc:
             snippet = body[:120].decode("utf-8", errors="replace")
             raise FetchError(
@@ -195,7 +209,7 @@ class HttpClient:
 
     def get_bytes(self, url: str, params: Mapping[str, Any] | None = None) -> bytes:
         """GET `url` (plus `params`) and return the body."""
-        return self._fetch(with_params(url, params), "*/*", _read_all)[0]
+        return self._fetch(with_params(url, params), "*/*", self._read_all)[0]
 
     def download(self, url: str, path: Path, params: Mapping[str, Any] | None = None) -> Path:
         """GET `url` into `path`, streamed through a `.part` file that replaces `path` only when complete."""
@@ -203,9 +217,9 @@ class HttpClient:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
 
-        def into_file(response: HTTPResponse) -> bytes:
+        def into_file(response: HTTPResponse, ends: float) -> bytes:
             with partial.open("wb") as fh:
-                _copy_checked(response, fh.write)
+                self._copy_checked(response, fh.write, ends)
             return b""
 
         try:
@@ -217,17 +231,22 @@ class HttpClient:
 
     # -- one request, retried ------------------------------------------------------------------------------
 
-    def _fetch(self, url: str, accept: str, consume: Callable[[HTTPResponse], bytes]) -> tuple[bytes, str]:
+    def _fetch(self, url: str, accept: str, consume: Callable[[HTTPResponse, float], bytes]) -> tuple[bytes, str]:
         """Run one GET with retries; return what `consume` made of the response, and its Content-Type."""
         scheme = urllib.parse.urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise FetchError(url, f"only http and https URLs can be fetched, not {scheme or 'a relative URL'!r}. "
                              "Give the connection a full base URL such as https://datos.example.org.")
+        ends = time.monotonic() + self.deadline
         for attempt in range(1, self.attempts + 1):
             try:
-                return self._attempt(url, accept, consume)
+                return self._attempt(url, accept, consume, ends)
             except _Retryable as problem:
                 wait = self._wait_before_retry(url, problem, attempt)
+                if time.monotonic() + wait >= ends:
+                    raise FetchError(url, f"{problem.what}; no time left for another attempt within the "
+                                     f"{self.deadline:g} s deadline of a call. Rerun later.",
+                                     status=problem.status, retryable=True) from None
                 log.warning("GET %s: %s; retry %d of %d in %.1f s", url, problem.what, attempt,
                             self.attempts - 1, wait)
                 time.sleep(wait)
@@ -261,12 +280,14 @@ class HttpClient:
             headers.update(self.auth_headers)
         return headers
 
-    def _attempt(self, url: str, accept: str, consume: Callable[[HTTPResponse], bytes]) -> tuple[bytes, str]:
+    def _attempt(self, url: str, accept: str, consume: Callable[[HTTPResponse, float], bytes],
+                 ends: float) -> tuple[bytes, str]:
         """One GET; sorts failures into retryable (`_Retryable`) and final (`FetchError`)."""
         request = urllib.request.Request(url, headers=self._headers_for(url, accept), method="GET")
         try:
             with _opener_for(url).open(request, timeout=self.timeout) as response:
-                return consume(response), response.headers.get("Content-Type", "")
+                self._check_size(url, response.headers.get("Content-Length"))
+                return consume(response, ends), response.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
             raise self._status_failure(url, err) from None
         except TimeoutError:
@@ -296,19 +317,30 @@ class HttpClient:
         return FetchError(url, f"{what}. {_advice(err.code)}", status=err.code)
 
 
-def _read_all(response: HTTPResponse) -> bytes:
-    """The whole body, checked against Content-Length."""
-    chunks: list[bytes] = []
-    _copy_checked(response, chunks.append)
-    return b"".join(chunks)
+    def _check_size(self, url: str, length: str | int | None) -> None:
+        if length is not None and str(length).isdigit() and int(length) > self.max_bytes:
+            raise FetchError(url, f"the body is {int(length):,} bytes, more than the {self.max_bytes:,} this client "
+                             f"accepts (max_bytes): check the URL, or raise max_bytes for {self.label or 'it'}")
 
+    def _read_all(self, response: HTTPResponse, ends: float) -> bytes:
+        """The whole body, checked against Content-Length, `max_bytes` and the deadline."""
+        chunks: list[bytes] = []
+        self._copy_checked(response, chunks.append, ends)
+        return b"".join(chunks)
 
-def _copy_checked(response: HTTPResponse, write: Callable[[bytes], object]) -> None:
-    """Copy the body in chunks; a body shorter than its Content-Length is a broken transfer, worth a retry."""
-    expected = response.headers.get("Content-Length")
-    received = 0
-    while chunk := response.read(CHUNK):
-        write(chunk)
-        received += len(chunk)
-    if expected is not None and expected.isdigit() and received < int(expected):
-        raise _Retryable(f"the body was cut short ({received} of {expected} bytes)")
+    def _copy_checked(self, response: HTTPResponse, write: Callable[[bytes], object], ends: float) -> None:
+        """Copy the body in chunks: a body shorter than its Content-Length is a broken transfer, worth a retry; one
+        past `max_bytes` or still arriving at the deadline fails the call."""
+        expected = response.headers.get("Content-Length")
+        url = response.geturl()
+        received = 0
+        while chunk := response.read1(CHUNK):  # what has arrived: a dripping body cannot hide from the deadline
+            received += len(chunk)
+            self._check_size(url, received)
+            if time.monotonic() > ends:
+                raise FetchError(url, f"the body was still arriving after the {self.deadline:g} s deadline "
+                                 f"({received:,} bytes so far): the server is too slow or stuck; rerun later",
+                                 retryable=True)
+            write(chunk)
+        if expected is not None and expected.isdigit() and received < int(expected):
+            raise _Retryable(f"the body was cut short ({received} of {expected} bytes)")

@@ -36,6 +36,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     content_type: str = "application/json; charset=utf-8"
+    drip: float = 0.0  # > 0: the body is sent 16 bytes at a time, this many seconds apart
 
 
 def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -133,7 +134,13 @@ class ScriptedServer:
                     for name, value in headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(body)
+                    if reply.drip:
+                        for start in range(0, len(body), 16):
+                            self.wfile.write(body[start:start + 16])
+                            self.wfile.flush()
+                            time.sleep(reply.drip)
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test): nothing to answer
 

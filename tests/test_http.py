@@ -215,3 +215,65 @@ def test_missing_connection_says_what_to_set(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
     with pytest.raises(ConnectionNotConfigured, match="BIENESTAR_CONN_NOWHERE_URL .* AIRFLOW_CONN_NOWHERE"):
         endpoint("nowhere")
+
+
+# -- bounded I/O: size, deadline, redirects, nesting -----------------------------------------------------------
+
+def test_a_body_larger_than_max_bytes_is_refused_by_its_content_length():
+    small = HttpClient(timeout=1, attempts=1, max_bytes=1000)
+    with ScriptedServer() as server:
+        server.route("/big", Reply(200, b"x" * 1001, content_type="text/csv"))
+        server.route("/fits", Reply(200, b"x" * 1000, content_type="text/csv"))
+        with pytest.raises(FetchError, match=r"the body is 1,001 bytes, more than the 1,000 .*max_bytes"):
+            small.get_bytes(f"{server.base_url}/big")
+        assert small.get_bytes(f"{server.base_url}/fits") == b"x" * 1000
+
+
+def test_a_body_without_a_length_is_cut_off_at_max_bytes(tmp_path):
+    """No Content-Length to trust: the count of bytes received stops it, and no partial file is left."""
+    small = HttpClient(timeout=1, attempts=1, max_bytes=100)
+    with ScriptedServer() as server:
+        server.route("/stream", Reply(200, b"y" * 5000, content_type="text/csv", drip=0.001,
+                                      headers={"Content-Length": ""}))
+        with pytest.raises(FetchError, match="more than the 100 this client accepts"):
+            small.download(f"{server.base_url}/stream", tmp_path / "out.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dripping_body_ends_at_the_deadline():
+    slow = HttpClient(timeout=1, attempts=3, backoff=0.01, deadline=0.5)
+    with ScriptedServer() as server:
+        server.route("/drip", Reply(200, b"z" * 4000, content_type="text/csv", drip=0.05))
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"still arriving after the 0.5 s deadline"):
+            slow.get_bytes(f"{server.base_url}/drip")
+        assert time.monotonic() - started < 2  # 250 chunks x 0.05 s would be 12.5 s
+        assert len(server.seen("/drip")) == 1
+
+
+def test_retries_stop_at_the_deadline():
+    tight = HttpClient(timeout=1, attempts=10, backoff=0.3, deadline=0.5)
+    with ScriptedServer() as server:
+        server.route("/down", Reply(503, "busy"))
+        with pytest.raises(FetchError, match="no time left for another attempt within the 0.5 s deadline"):
+            tight.get_bytes(f"{server.base_url}/down")
+        assert len(server.seen("/down")) <= 3
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("ftp://127.0.0.1/file.csv", "only http and https redirects are followed"),  # urllib itself would follow it
+    ("file:///etc/passwd", "Redirection to url 'file:///etc/passwd' is not allowed"),  # urllib refuses it
+])
+def test_a_redirect_to_another_scheme_is_refused(target, message):
+    with ScriptedServer() as server:
+        server.route("/file", Reply(302, headers={"Location": target}))
+        with pytest.raises(FetchError, match=message):
+            FAST.get_bytes(f"{server.base_url}/file")
+        assert len(server.seen("/file")) == 1  # a final error, not retried
+
+
+def test_json_nested_too_deeply_is_a_clear_error():
+    with ScriptedServer() as server:
+        server.route("/deep", Reply(200, "[" * 100_000 + "]" * 100_000))
+        with pytest.raises(FetchError, match="nested too deeply"):
+            FAST.get_json(f"{server.base_url}/deep")
