@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ SERVICE_COLUMNS = ("record_id", "occurred_at", "lon", "lat", "category")
 PAGE_SIZE = 1000
 # CKAN refuses a limit above ckan.datastore.search.rows_max (32000 by default).
 MAX_PAGE_SIZE = 32000
+MAX_ROWS = 5_000_000  # rows of one resource: a city's month of one service family is thousands
 
 
 class CkanError(FetchError):
@@ -54,8 +56,9 @@ def call_action(base_url: str, action: str, params: Mapping[str, Any], *, client
     if payload["success"] is not True:
         error = payload.get("error") or {}
         raise CkanError(url, f"CKAN answered success=false: {error.get('__type', '')} {error.get('message', error)}")
-    if "result" not in payload:
-        raise CkanError(url, "the envelope has success=true but no \"result\"")
+    if payload.get("result") is None:
+        raise CkanError(url, "the envelope has success=true but no \"result\" (missing or null); the portal "
+                        "answered without data: check the id asked for, or rerun later")
     return payload["result"]
 
 
@@ -84,11 +87,14 @@ def download_resource(
 
 def datastore_search_all(
     base_url: str, resource_id: str, *, page_size: int = PAGE_SIZE, client: HttpClient | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every row of a DataStore resource, as (fields, records), paging with limit/offset until `total` is read.
 
     Rows are asked for sorted by `_id` so that pages neither overlap nor skip rows. When CKAN only estimated the
-    total (`total_was_estimated`), paging goes on until a page comes back short.
+    total (`total_was_estimated`), paging goes on until a page comes back short. Paging always ends: an empty or
+    short page ends it, a page repeating rows already read (by `_id`, or the whole previous page) and more than
+    `max_rows` rows are errors.
     """
     if not 0 < page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
@@ -97,7 +103,12 @@ def datastore_search_all(
     records: list[dict[str, Any]] = []
     total: int | None = None
     seen: set[Any] = set()
+    previous: str | None = None
     while True:
+        if len(records) >= max_rows:
+            raise CkanError(url, f"resource {resource_id} gave more than {max_rows:,} rows (max_rows) and did not "
+                            "stop: a month of one service family is far smaller; check the resource, or raise "
+                            "max_rows")
         params = {"resource_id": resource_id, "limit": page_size, "offset": len(records), "sort": "_id"}
         result = call_action(base_url, "datastore_search", params, client=client)
         page, page_total, estimated = _datastore_page(url, result)
@@ -107,6 +118,11 @@ def datastore_search_all(
                             f"{page_total}); rerun to read it again")
         total = page_total
         _check_new_rows(url, page, seen, len(records))
+        fingerprint = json.dumps(page, sort_keys=True, default=str)
+        if page and fingerprint == previous:  # rows without _id: the same page twice is a portal ignoring offset
+            raise CkanError(url, f"the page at offset {len(records)} repeats the previous page; the portal does not "
+                            "honour offset, so the rows cannot be read completely")
+        previous = fingerprint
         records.extend(page)
         applied = result.get("limit") if isinstance(result.get("limit"), int) else page_size
         if (not estimated and len(records) >= total) or len(page) < min(page_size, applied):

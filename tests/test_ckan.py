@@ -141,3 +141,40 @@ def test_a_portal_capping_the_limit_is_still_read_completely():
         _, records = ckan.datastore_search_all(server.base_url, RESOURCE_ID, page_size=1000, client=CLIENT)
         assert [r.query["offset"] for r in server.seen(f"{ACTION}/datastore_search")] == ["0", "2", "4"]
     assert len(records) == 5
+
+
+def _rows_without_id(total: int, estimated: bool = False) -> Reply:
+    """A page of two rows with no `_id`, the same whatever the offset (a portal ignoring offset)."""
+    payload = json.loads((FIXTURES / "ckan/datastore_search_offset_0.json").read_text())
+    for row in payload["result"]["records"]:
+        row.pop("_id", None)
+    payload["result"].update(total=total, total_was_estimated=estimated)
+    return json_reply(payload)
+
+
+@pytest.mark.parametrize("estimated", [False, True])
+def test_paging_ends_when_pages_repeat_without_ids(estimated):
+    """Pages without `_id`, a huge (or estimated) total and a portal ignoring offset: once looped forever."""
+    with ScriptedServer() as server:
+        server.route(f"{ACTION}/datastore_search", _rows_without_id(10_000_000, estimated))
+        with pytest.raises(ckan.CkanError, match="the page at offset 2 repeats the previous page"):
+            ckan.datastore_search_all(server.base_url, RESOURCE_ID, page_size=2, client=CLIENT)
+        assert len(server.seen(f"{ACTION}/datastore_search")) == 2
+
+
+def test_paging_stops_at_max_rows():
+    with recorded_portal() as server:
+        with pytest.raises(ckan.CkanError, match=r"more than 4 rows \(max_rows\)"):
+            ckan.datastore_search_all(server.base_url, RESOURCE_ID, page_size=2, client=CLIENT, max_rows=4)
+        # at the cap exactly, the same resource reads (5 rows with max_rows=5)
+        _, records = ckan.datastore_search_all(server.base_url, RESOURCE_ID, page_size=2, client=CLIENT,
+                                               max_rows=5)
+    assert len(records) == 5
+
+
+@pytest.mark.parametrize("payload", [{"success": True, "result": None}, {"success": True}])
+def test_a_result_that_is_null_or_missing_is_named(payload):
+    with ScriptedServer() as server:
+        server.route(f"{ACTION}/package_show", json_reply(payload))
+        with pytest.raises(ckan.CkanError, match=r"no \"result\" \(missing or null\)"):
+            ckan.package_show(server.base_url, "health_visits", client=CLIENT)
