@@ -15,6 +15,33 @@ class CityConfigError(ValueError):
     """A city configuration that cannot be used, with the file and the key at fault."""
 
 
+def refuse_aliases(text: str, source: str) -> None:
+    """Raise CityConfigError at the first YAML alias (`*name`) in `text`.
+
+    Our configuration files (city.yaml, index specs, catalogues, poverty and sensor settings) need none, and an
+    alias can make a few bytes expand into gigabytes (a "billion laughs" file) or refer to itself.
+    """
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise CityConfigError(f"{source}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
+                                      "not allowed in configuration files; write the value out")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise CityConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """A configuration file's data, read safely: no aliases, a clear error naming the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CityConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    refuse_aliases(text, str(path))
+    return yaml.safe_load(text)
+
+
 @dataclass(frozen=True)
 class City:
     """A city's configuration as read from `cities/<name>/city.yaml`."""
@@ -97,8 +124,9 @@ def load_city(name: str) -> City:
     path = folder / "city.yaml"
     if not path.exists():
         raise CityConfigError(f"unknown city {name!r}: no {path}. Available: {', '.join(available_cities())}")
-    with path.open(encoding="utf-8") as fh:
-        config = yaml.safe_load(fh)
+    config = read_yaml(path)
+    if not isinstance(config, dict):
+        raise CityConfigError(f"{path}: expected a mapping of settings (name, levels, census, index, ...)")
     for key in ("name", "levels", "census", "index"):
         if key not in config:
             raise CityConfigError(f"{path}: missing key {key!r}")

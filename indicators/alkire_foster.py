@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from cities import read_yaml
 from indicators.margins import share_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
@@ -77,8 +77,7 @@ class AFConfig:
 
 def load_af_config(path: Path = POVERTY_PATH) -> AFConfig:
     """The `alkire_foster` section of `path`, checked; errors name the file and the entry."""
-    with Path(path).open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    data = read_yaml(Path(path)) or {}
     return parse_af_config(data, str(path))
 
 

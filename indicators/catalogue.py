@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from cities import read_yaml
 from privacy.disclosure import Relation, expand_relations
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "catalogue.yaml"
@@ -26,8 +26,7 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
     weighted sum, not a count) and `headline: true` (withheld to protect another cell only when nothing else
     will do); and the top-level `relations:` (`load_relations`).
     """
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = read_yaml(path)
     dimensions = pd.DataFrame(data.get("dimensions") or [])
     if dimensions.empty:
         raise CatalogueError(f"{path}: no dimensions listed")
@@ -63,8 +62,7 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
 def load_relations(path: Path = CATALOGUE_PATH) -> list[Relation]:
     """The catalogue's `relations:`: linear facts between indicators' counts that disclosure control must keep
     from giving a withheld cell away (privacy.disclosure.Relation)."""
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = read_yaml(path)
     known = [entry.get("id") for entry in data.get("indicators") or []]
     try:
         return expand_relations(data.get("relations") or [], known, str(path))

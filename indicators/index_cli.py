@@ -75,6 +75,10 @@ def _run(args, body) -> int:
 
     from indicators.engine import InputError, SpecError, load_spec
 
+    output = getattr(args, "output", None)
+    if output not in (None, "-") and not Path(output).resolve().parent.is_dir():
+        return _fail(f"--output {output}: the folder {Path(output).resolve().parent} does not exist; create it "
+                     "or write elsewhere")
     try:
         spec = load_spec(args.spec)
         if args.input is None:

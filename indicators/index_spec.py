@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from cities import CityConfigError, refuse_aliases
 from indicators.impute import IMPUTATIONS
 from indicators.normalise import (
     INDICATOR_SPECIFIC,
@@ -225,6 +226,10 @@ def load_spec(path: Path | str) -> IndexSpec:
 
 def parse_spec_text(text: str, source: str = "<spec>") -> IndexSpec:
     """Parse and check a spec from YAML text, recording the line of every entry."""
+    try:
+        refuse_aliases(text, source)  # an alias bomb would expand in line_map below; our specs need none
+    except CityConfigError as exc:
+        raise SpecError(str(exc)) from None
     try:
         data = yaml.safe_load(text)
         node = yaml.compose(text)

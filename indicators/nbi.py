@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from cities import read_yaml
 from indicators.margins import share_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
@@ -79,8 +79,7 @@ class NBIConfig:
 
 def load_nbi_config(path: Path = POVERTY_PATH) -> NBIConfig:
     """The `nbi` section of `path`, checked; errors name the file and the entry."""
-    with Path(path).open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    data = read_yaml(Path(path)) or {}
     return parse_nbi_config(data, str(path))
 
 

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from cities import read_yaml
 from indicators.service_indicators import COUNT_COLUMNS, period_bounds
 
 SENSORS_PATH = Path(__file__).resolve().parent / "sensors.yaml"
@@ -49,8 +49,7 @@ class SensorConfigError(ValueError):
 
 def load_sensor_config(path: Path | str = SENSORS_PATH) -> dict:
     """The sensor configuration (`indicators/sensors.yaml` by default), checked, with `power` filled for idw."""
-    with Path(path).open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    data = read_yaml(Path(path)) or {}
     return _checked(data, str(path))
 
 

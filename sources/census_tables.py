@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from bienestar import warehouse
-from cities import City, CityConfigError
+from cities import City, CityConfigError, read_yaml
 from indicators.catalogue import load_catalogue
 from sources.contracts import KNOWN_UNITS, Contract, ContractError, check_delivery, source_contracts
 from sources.files import prepare_delivery
@@ -61,8 +60,7 @@ def load_indicator_catalogue(city: City) -> pd.DataFrame:
     """The city's indicator catalogue (`census.indicators`), checked, with INE labels and delivered units."""
     path: Path = city.folder / census_section(city)["indicators"]
     load_catalogue(path)  # the catalogue's own checks: required keys, known dimension, direction, unique ids
-    with path.open(encoding="utf-8") as fh:
-        entries = yaml.safe_load(fh)["indicators"]
+    entries = read_yaml(path)["indicators"]
     frame = pd.DataFrame([{
         "indicator_id": e["id"], "label": e.get("label"), "unit": e["unit"], "name_es": e["name_es"],
         "name_en": e["name_en"], "dimension": e["dimension"], "direction": e["direction"],

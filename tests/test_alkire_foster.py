@@ -4,6 +4,7 @@ Shipped weights (indicators/poverty.yaml): schooling 1/8, attendance 1/8, insura
 overcrowding 1/8, water 1/16, sanitation 1/16, electricity 1/16, cooking fuel 1/16; k = 1/3.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -186,7 +187,7 @@ def indicator(af, name):
      "alkire_foster.indicators 'cooking_fuel': any_of: unknown answer(s) ['coal']"),
     (lambda af: indicator(af, "attendance").update(household="most"),
      "alkire_foster.indicators 'attendance': household must be any or all"),
-    (lambda af: af["indicators"].append(dict(indicator(af, "water"))), "duplicate id(s) ['water']"),
+    (lambda af: af["indicators"].append(copy.deepcopy(indicator(af, "water"))), "duplicate id(s) ['water']"),
 ])
 def test_config_errors_name_the_file_and_the_entry(tmp_path, change, message):
     path = write_config(tmp_path, change)

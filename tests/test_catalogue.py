@@ -29,7 +29,7 @@ def test_the_project_catalogue_loads():
 @pytest.mark.parametrize("entries, message", [
     ([{**ENTRY, "dimension": "leisure"}], "indicator 'x': unknown dimension 'leisure'"),
     ([{k: v for k, v in ENTRY.items() if k != "direction"}], "indicator 'x': missing direction"),
-    ([ENTRY, ENTRY], "indicator 'x': duplicate id"),
+    ([ENTRY, dict(ENTRY)], "indicator 'x': duplicate id"),  # two objects: one twice would dump as an alias
     ([{**ENTRY, "direction": 0}], "indicator 'x': direction must be 1"),
 ])
 def test_a_bad_entry_names_the_file_and_the_entry(tmp_path, entries, message):
