@@ -13,6 +13,7 @@ from cities import City
 from sources import NotDeliveredYet
 from sources.files import land, prepare_delivery
 from transforms.areas import areas_from_boundaries
+from transforms.boundaries import boundary_check
 from transforms.point_index import place_points_fast
 
 
@@ -43,6 +44,7 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
             con, city=city.name, landing=landing, relative=city.config["boundaries"], source="boundaries",
             table="raw.boundaries", loaded_for=city.vintage,
             required=[level[k] for level in city.levels for k in ("code", "name")] + ["geometry_wkt"],
+            check=boundary_check(city),  # a bad polygon is rejected before raw.boundaries is replaced
         )
         areas = None
         for part in ("households", "persons"):
