@@ -115,7 +115,13 @@ def cmd_report(args) -> int:
     """Rebuild the report from the current published snapshot."""
     from bienestar.publish import build_city_report
 
-    print(build_city_report(_city(args)))
+    city = _city(args)
+    snapshot = settings.paths().current_snapshot_for(city.name)
+    if not snapshot.exists():
+        print(f"bienestar report: no published snapshot at {snapshot}: run the pipeline first (bienestar run "
+              f"--city {city.name}, or make demo)", file=sys.stderr)
+        return 2
+    print(build_city_report(city))
     return 0
 
 
@@ -162,10 +168,14 @@ Cities: every cities/*/city.yaml, or those listed in BIENESTAR_CITIES (comma-sep
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bienestar", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[debug])
         p.add_argument("--city", help=f"city config under cities/ (default: BIENESTAR_CITY or {settings.DEFAULT_CITY})")
         p.set_defaults(func=func)
         return p
@@ -175,17 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("generate", cmd_generate, "write the sample city's deliveries into BIENESTAR_HOME/landing/<city>/"),
     ]:
         p = add(name, func, text)
-        p.add_argument("--scale", type=float, default=1.0, help="multiply the number of households and records "
-                       "(default 1.0: about 20,000 households)")
+        p.add_argument("--scale", type=positive(float), default=1.0,
+                       help="multiply the number of households and records (default 1.0: about 20,000 households)")
         p.add_argument("--seed", type=int, default=20240601, help="random seed (same seed, same files)")
     add("run", cmd_run, "run the DAGs in order through Airflow (dag.test) on what is in landing/")
     q = add("quarantine", cmd_quarantine, "list the records the pipeline rejected or flagged, with the reason")
     q.add_argument("--source", help="only sources starting with this, e.g. census or sensors/readings")
-    q.add_argument("--limit", type=int, default=200, help="rows to print (default 200)")
+    q.add_argument("--limit", type=positive(int), default=200, help="rows to print (default 200)")
     q.add_argument("--format", choices=["table", "csv"], default="table")
     add("report", cmd_report, "rebuild the HTML report from published/<city>/current.duckdb")
     a = sub.add_parser("airflow", help="run the pipeline under a real Airflow: init, start, stop, status",
-                       description=AIRFLOW_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=AIRFLOW_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       parents=[debug])
     a.add_argument("action", choices=["init", "start", "stop", "status"])
     a.add_argument("--port", type=int, default=8080, help="api-server port on 127.0.0.1 (default 8080)")
     a.add_argument("--portal-port", type=int, default=8765, help="sample portal port (default 8765)")
@@ -196,8 +207,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; any failure is one line on stderr and exit code 2 (the traceback only with --debug)."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place errors become messages: every command, every project error
+        if getattr(args, "debug", False):
+            raise
+        print(f"bienestar {args.command}: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+PROJECT_PACKAGES = {"bienestar", "cities", "expectations", "indicators", "privacy", "reports", "sources",
+                    "transforms"}
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line people can act on. The project's errors (and the system's file errors) name the
+    file, row, key or argument and what to do; anything else is named as a bug, with how to get the details."""
+    message = " ".join(str(exc).split())
+    ours = type(exc).__module__.split(".")[0] in PROJECT_PACKAGES
+    if message and (ours or isinstance(exc, OSError)):
+        return message
+    what = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"unexpected error ({what}); rerun with --debug for the traceback, and report it: it is a bug"
+
+
+def positive(kind):
+    """An argparse type: a number of `kind` above 0, with a message saying so."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
 
 
 if __name__ == "__main__":
