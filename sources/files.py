@@ -123,6 +123,11 @@ def read_delivery(
         raise DeliveryError(f"{path}: delivery not found. Put the file there (for the sample city run "
                             "`bienestar generate`), or fix the path in the city config.")
     kind = delivery_format(path, format)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise DeliveryError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a delivery may "
+                            "have; split it (one file per month or area) or check it is the right file")
+    if kind == "xlsx" or (kind == "shapefile" and path.suffix.lower() == ".zip"):
+        check_archive(path)
     try:
         if kind == "csv":
             frame = _read_csv(path, encoding, delimiter)
@@ -140,11 +145,58 @@ def read_delivery(
             frame = _read_with_gdal(path, kind, layer, encoding)
     except DeliveryError:
         raise
+    except RecursionError:
+        raise DeliveryError(f"{path}: nested too deeply to read (thousands of levels): not a delivery of records; "
+                            "ask the source for the file again") from None
     except Exception as exc:  # a parser's own message, with the file named
         raise DeliveryError(f"{path}: cannot be read as {kind}: {exc}") from exc
     frame = _as_text(frame.reset_index(drop=True))
+    check_cells(frame, path)
     frame.insert(0, "_row", range(1, len(frame) + 1))
     return frame
+
+
+MAX_FILE_BYTES = 2 * 1024**3        # a delivered file
+MAX_UNPACKED_BYTES = 1024**3        # everything inside an archive (XLSX, zipped Shapefile), unpacked
+MAX_RATIO = 200                     # unpacked / packed size of one archive member: more is a zip bomb
+MAX_ROWS = 20_000_000               # rows of one delivery (Bolivia's whole census is 11.3 M persons)
+MAX_CELL_CHARS = 32_767             # Excel's own limit for a cell; no field of ours comes near it
+
+
+def check_archive(path: Path) -> None:
+    """An archive's members must stay inside it (no absolute paths, no `..`) and unpack to a sane size: checked
+    on the directory before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise DeliveryError(f"{path}: not a readable archive ({exc}); ask the source for the file again") from None
+    total = 0
+    for member in members:
+        parts = Path(member.filename).parts
+        if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise DeliveryError(f"{path}: member {member.filename!r} points outside the archive; refused")
+        total += member.file_size
+        ratio = member.file_size / member.compress_size if member.compress_size else 0
+        if member.file_size > 1024**2 and ratio > MAX_RATIO:
+            raise DeliveryError(f"{path}: member {member.filename!r} unpacks {ratio:,.0f} times larger than it is "
+                                f"packed (at most {MAX_RATIO}): a zip bomb, refused")
+    if total > MAX_UNPACKED_BYTES:
+        raise DeliveryError(f"{path}: unpacks to {total:,} bytes, more than {MAX_UNPACKED_BYTES:,}; refused")
+
+
+def check_cells(frame: pd.DataFrame, path: Path) -> None:
+    """No delivery has more than MAX_ROWS rows or a text cell longer than MAX_CELL_CHARS characters."""
+    if len(frame) > MAX_ROWS:
+        raise DeliveryError(f"{path}: {len(frame):,} rows, more than the {MAX_ROWS:,} a delivery may have; split it")
+    for column in frame.columns:
+        if column == "geometry_wkt":
+            continue  # a polygon's text is long by nature
+        lengths = frame[column].astype("string").str.len()
+        if lengths.notna().any() and lengths.max() > MAX_CELL_CHARS:
+            row = int(lengths.idxmax()) + 1
+            raise DeliveryError(f"{path}: row {row}, field {column}: {int(lengths.max()):,} characters, more than "
+                                f"{MAX_CELL_CHARS:,}: not a value of ours; ask the source for a correct file")
 
 
 def _choose(requested: str | None, available: list[str], path: Path, what: str) -> str:

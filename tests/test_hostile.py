@@ -128,3 +128,85 @@ def test_index_output_into_a_missing_folder_is_named(tmp_path, capsys):
     code = main(["index", "compute", "--spec", str(spec), "--input", str(data),
                  "--output", str(tmp_path / "nowhere" / "out.csv")])
     assert code == 2 and "does not exist; create it" in capsys.readouterr().err
+
+
+# -- deliveries: archives and cells ------------------------------------------------------------------------------
+
+def test_an_xlsx_cell_expanding_to_millions_of_characters_is_refused_before_reading(tmp_path):
+    """The hostile case took two minutes to read and was accepted: its sheet unpacks a thousand times larger than
+    it is packed, so the archive check refuses it before anything is unpacked."""
+    import zipfile
+
+    import openpyxl
+
+    from sources.files import DeliveryError, read_delivery
+
+    book = openpyxl.Workbook()
+    book.active.append(["record_id", "category"])
+    book.save(tmp_path / "plain.xlsx")
+    path = tmp_path / "services.xlsx"  # the same workbook, its sheet holding one 5-million-character cell
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>category</t></is></c>'
+             f'</row><row r="2"><c r="A2" t="inlineStr"><is><t>{"x" * 5_000_000}</t></is></c></row></sheetData>'
+             '</worksheet>')
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as plain, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as hostile:
+        for member in plain.namelist():
+            data = sheet.encode() if member == "xl/worksheets/sheet1.xml" else plain.read(member)
+            hostile.writestr(member, data)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match=r"services.xlsx: member 'xl/.*' unpacks [\d,]+ times larger"):
+        read_delivery(path)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(("length", "refused"), [(32_767, False), (32_768, True)])
+def test_a_cell_longer_than_excel_allows_is_refused(tmp_path, length, refused):
+    from sources.files import DeliveryError, read_delivery
+
+    path = tmp_path / "services.csv"
+    path.write_text(f"record_id,category\nr1,theft\nr2,{'x' * length}\n", encoding="utf-8")
+    if refused:
+        with pytest.raises(DeliveryError, match=r"services.csv: row 2, field category: 32,768 characters, more than"):
+            read_delivery(path)
+    else:
+        assert read_delivery(path)["category"].str.len().max() == 32_767
+
+
+def test_a_zip_bomb_is_refused_before_unpacking(tmp_path):
+    import zipfile
+
+    from sources.files import DeliveryError, read_delivery
+
+    path = tmp_path / "zones.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zones.shp", b"\0" * 50_000_000)  # 50 MB of zeros pack into ~50 KB
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match=r"zones.zip: member 'zones.shp' unpacks [\d,]+ times larger"):
+        read_delivery(path)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("member", ["../../etc/evil.shp", "/tmp/evil.shp"])
+def test_an_archive_member_outside_the_archive_is_refused(tmp_path, member):
+    import zipfile
+
+    from sources.files import DeliveryError, read_delivery
+
+    path = tmp_path / "zones.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, b"not a shapefile")
+    with pytest.raises(DeliveryError, match="points outside the archive; refused"):
+        read_delivery(path)
+
+
+def test_a_normal_xlsx_still_reads(tmp_path):
+    import openpyxl
+
+    from sources.files import read_delivery
+
+    book = openpyxl.Workbook()
+    book.active.append(["record_id", "category"])
+    book.active.append(["r1", "theft"])
+    book.save(tmp_path / "ok.xlsx")
+    assert read_delivery(tmp_path / "ok.xlsx")[["record_id", "category"]].values.tolist() == [["r1", "theft"]]
