@@ -305,6 +305,13 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
     if text.startswith("\ufeff"):
         text = text[1:]
     separator = delimiter or detect_delimiter(text)
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=separator), [])
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # pandas would read the second as `members.1` and the pipeline would silently use the first
+        raise DeliveryError(f"{path}: line 1: column {repeated[0]!r} appears {names.count(repeated[0])} times in the "
+                            "header; which one holds the data is unknown. Ask the source for a file with each column "
+                            "once.")
     frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False)
     return frame.replace("", None)
 

@@ -210,3 +210,35 @@ def test_a_normal_xlsx_still_reads(tmp_path):
     book.active.append(["r1", "theft"])
     book.save(tmp_path / "ok.xlsx")
     assert read_delivery(tmp_path / "ok.xlsx")[["record_id", "category"]].values.tolist() == [["r1", "theft"]]
+
+
+# -- silently accepted before: duplicated headers, dates outside the delivery's month ----------------------------
+
+def test_a_duplicated_header_is_refused(tmp_path):
+    from sources.files import DeliveryError, read_delivery
+
+    path = tmp_path / "households.csv"
+    path.write_text("household_id,members,members\nh1,3,4\n", encoding="utf-8")
+    with pytest.raises(DeliveryError, match=r"households.csv: line 1: column 'members' appears 2 times"):
+        read_delivery(path)
+
+
+@pytest.mark.parametrize(("occurred_at", "kept"), [
+    ("2024-06-01T00:00:00", True), ("2024-06-30T23:59:59", True),     # the month's first and last second
+    ("2024-05-31T23:59:59", False), ("2024-07-01T00:00:00", False),   # just outside
+    ("2099-06-15T10:00:00", False), ("1900-06-15T10:00:00", False),
+])
+def test_service_dates_outside_the_month_are_quarantined(occurred_at, kept):
+    import pandas as pd
+
+    from transforms.services import stage_service_records
+
+    areas = pd.DataFrame({"area_id": ["Z1"], "level": ["zona"], "depth": [0], "name": ["Uno"], "parent_id": [None],
+                          "geometry_wkt": ["POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))"]})
+    raw = pd.DataFrame({"family": ["police_reports"], "record_id": ["r1"], "occurred_at": [occurred_at],
+                        "lon": ["0.5"], "lat": ["0.5"], "category": ["theft"], "_delivery": ["d"], "_row": [1]})
+    cleaned = stage_service_records(raw, areas, "2024-06")
+    assert (len(cleaned.frame) == 1) is kept
+    if not kept:
+        assert [(q["reason"], q["field"]) for q in cleaned.quarantine] == [
+            ("outside the delivery's month 2024-06", "occurred_at")]

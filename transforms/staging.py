@@ -68,7 +68,7 @@ def stage_services(city: City, month: str) -> dict[str, int]:
         for family in city.section("services")["families"]:
             raw = _read(con, "SELECT * FROM raw.service_records WHERE city = ? AND _source = ? AND _loaded_for = ? "
                         "ORDER BY _row", [city.name, f"services/{family}", month])
-            cleaned = stage_service_records(raw.assign(family=family), areas)
+            cleaned = stage_service_records(raw.assign(family=family), areas, month)
             warehouse.replace_partition(con, "staging.service_records", cleaned.frame,
                                         {"city": city.name, "family": family, "month": month})
             _quarantine(con, city, f"services/{family}/{month}", cleaned.quarantine)
