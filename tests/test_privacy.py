@@ -123,3 +123,15 @@ def test_quarantine_keeps_the_offending_value_and_a_coarse_place():
     assert offending_values(row.replace({"-68.123456": "x68"}), "lon") == {"lon": "x68", "lat": -16.505}
     census = pd.Series({"household_id": "h", "area_id": None, "location": "outside", "rooms": "3"})
     assert offending_values(census, "lon") == {"location": "outside", "area_id": None}
+
+
+def test_a_numeric_id_is_pseudonymised_like_any_other():
+    """Ids read as numbers (12.0) are ids too: only missing values stay missing."""
+    out = pseudonymise(pd.Series([12.0, float("nan"), "12.0"], dtype=object), KEY)
+    assert out[0] == out[2] and pd.isna(out[1]) and len(out[0]) == 20
+
+
+def test_formulas_are_neutralised_in_mixed_columns():
+    """A column holding text and numbers (object dtype, not a string column) is still checked."""
+    out = neutralise_formulas(pd.DataFrame({"mixed": ["=HYPERLINK(1)", 5, None]}))
+    assert out["mixed"].tolist()[:2] == ["'=HYPERLINK(1)", 5] and pd.isna(out["mixed"].tolist()[2])
