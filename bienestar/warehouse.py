@@ -18,7 +18,7 @@ import pandas as pd
 from bienestar import settings
 from cities import City
 
-SCHEMAS = ("raw", "staging", "marts", "audit")
+SCHEMAS = ("raw", "raw_accepted", "raw_rejected", "staging", "marts", "audit")
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS audit.quarantine (
@@ -140,6 +140,40 @@ def replace_partition(
     finally:
         con.unregister("_partition")
     return len(frame)
+
+
+def keep_accepted(con: duckdb.DuckDBPyConnection, table: str, keys: Mapping[str, object]) -> None:
+    """Copy a raw partition that passed its gate to `raw_accepted`: the last accepted delivery, kept to restore."""
+    copy_partition(con, table, f"raw_accepted.{table.split('.', 1)[1]}", keys)
+
+
+def restore_accepted(con: duckdb.DuckDBPyConnection, table: str, keys: Mapping[str, object]) -> int:
+    """A raw partition that failed its gate goes to `raw_rejected` (kept for inspection, nothing is lost) and
+    the last accepted delivery of that partition comes back into `table` (none yet: the partition is emptied).
+    Returns the rows restored."""
+    name = table.split(".", 1)[1]
+    copy_partition(con, table, f"raw_rejected.{name}", keys)
+    accepted = f"raw_accepted.{name}"
+    clause, params = _where(keys)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE {clause}", params)
+        restored = 0
+        if table_exists(con, accepted):
+            restored = con.execute(f"SELECT count(*) FROM {accepted} WHERE {clause}", params).fetchone()[0]
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {accepted} WHERE {clause}", params)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(restored)
+
+
+def copy_partition(con: duckdb.DuckDBPyConnection, source: str, target: str, keys: Mapping[str, object]) -> int:
+    """Replace `target`'s rows matching `keys` with `source`'s (the table is created on first copy)."""
+    clause, params = _where(keys)
+    frame = con.execute(f"SELECT * FROM {source} WHERE {clause}", params).df()
+    return replace_partition(con, target, frame, keys)
 
 
 def revoke_acceptance(con: duckdb.DuckDBPyConnection, city: str, suite: str, partition: str) -> None:

@@ -230,7 +230,9 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
     `partition` is the vintage or month the stage wrote (the census vintage by default). `database` is the file
     to validate (the working database by default; the new snapshot for `published_snapshot`). Results are always
     recorded in the working database. A passing raw gate records the load's row count, the reference for the
-    next load's cut-file check.
+    next load's cut-file check, and keeps a copy of the delivery in `raw_accepted`; a failing one moves the
+    delivery to `raw_rejected` and restores the last accepted one, so a rejected file loses nothing and raw
+    always holds what was last accepted.
     """
     suite = SUITES[suite_name]
     partition = partition or city.vintage
@@ -257,6 +259,15 @@ def run_gate(city: City, suite_name: str, run_id: str, partition: str | None = N
                                       "accepted_seq": sequence}])
             warehouse.replace_partition(con, "audit.accepted_loads", accepted,
                                         {"city": city.name, "suite": suite_name, "partition": partition})
+        if suite.raw_table and database is None:
+            # raw keeps the last accepted delivery: a rejected one moves to raw_rejected and the accepted comes back
+            keys = {"city": city.name, "_loaded_for": partition}
+            if failures:
+                restored = warehouse.restore_accepted(con, suite.raw_table, keys)
+                failures.append(f"the rejected delivery is kept in raw_rejected.{suite.raw_table.split('.')[1]}; "
+                                f"{suite.raw_table} holds the last accepted one again ({restored} rows)")
+            else:
+                warehouse.keep_accepted(con, suite.raw_table, keys)
     warnings = [o for o in outcomes if not o.success and o.check.severity == "warning"]
     log.info("gate %s %s %s: %d rows, %d checks, %d blocking failure(s), %d warning(s), %.1f s", suite_name,
              city.name, partition, len(frame), len(outcomes), len(failures), len(warnings), seconds)

@@ -58,6 +58,7 @@ class Suite:
     read: Callable[[Any, City, str], pd.DataFrame]
     checks: Callable[[dict], list[Check]]
     facts: Callable[[Any, City, str], dict] = field(default=lambda con, city, partition: {})
+    raw_table: str | None = None  # a raw gate's table: kept when accepted, restored when a delivery is rejected
 
 
 def blocking(key: str, expectation: str, why: str, **kwargs: Any) -> Check:
@@ -536,13 +537,13 @@ def checks_published_snapshot(facts: dict) -> list[Check]:
 
 SUITES = {suite.name: suite for suite in [
     Suite("raw_census", "raw", "census households as delivered", read_raw_census, checks_raw_census,
-          facts_raw_census),
+          facts_raw_census, raw_table="raw.census_households"),
     Suite("raw_census_persons", "raw", "census persons as delivered", read_raw_persons, checks_raw_persons,
-          facts_raw_persons),
+          facts_raw_persons, raw_table="raw.census_persons"),
     Suite("raw_services", "raw", "public-service records as delivered, one month", read_raw_services,
-          checks_raw_services, facts_raw_services),
+          checks_raw_services, facts_raw_services, raw_table="raw.service_records"),
     Suite("raw_sensors", "raw", "sensor readings as delivered, one month", read_raw_sensors, checks_raw_sensors,
-          facts_raw_sensors),
+          facts_raw_sensors, raw_table="raw.sensor_readings"),
     Suite("staging_census", "staging", "typed, placed households and persons", read_staging_census,
           checks_staging_census, facts_staging_census),
     Suite("staging_service_records", "staging", "typed, placed public-service records, one month",

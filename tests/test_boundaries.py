@@ -132,3 +132,4 @@ def test_a_rejected_delivery_leaves_raw_boundaries_as_it_was(tmp_path, monkeypat
     with pytest.raises(BoundaryError, match=r"zones.geojson: row 1, field geometry: lies outside the city's envelope"):
         land_census(city, city.vintage)
     assert boundaries() == before
+
