@@ -15,6 +15,7 @@ import statistics
 import struct
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -668,6 +669,28 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+ORPHAN_AGE = 600  # seconds: a build or swap folder this old belongs to a run that was killed
+
+
+def clean_orphans(out_dir: Path, now: float | None = None) -> list[Path]:
+    """What a killed build leaves next to `out_dir`, put right: a report moved aside for a swap that never
+    finished comes back when `out_dir` is missing; build and swap folders older than ORPHAN_AGE are removed.
+    Returns the folders removed."""
+    now = time.time() if now is None else now
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return []
+    old = sorted(parent.glob(f".{out_dir.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if old and not out_dir.exists():
+        old.pop().rename(out_dir)  # the last report, moved aside by a swap that was killed
+    removed = []
+    for folder in [*old, *parent.glob(f".{out_dir.name}.building-*")]:
+        if folder.is_dir() and now - folder.stat().st_mtime > ORPHAN_AGE:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def build_report(
     snapshot: Path,
     out_dir: Path,
@@ -691,6 +714,7 @@ def build_report(
     snap = _read_snapshot(snapshot, index_id, period, city)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    clean_orphans(out_dir)
     # Build next to the target (same file system) so the final rename is atomic.
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
     try:

@@ -242,3 +242,24 @@ def test_service_dates_outside_the_month_are_quarantined(occurred_at, kept):
     if not kept:
         assert [(q["reason"], q["field"]) for q in cleaned.quarantine] == [
             ("outside the delivery's month 2024-06", "occurred_at")]
+
+
+# -- a killed report build ----------------------------------------------------------------------------------------
+
+def test_a_killed_report_build_is_put_right_by_the_next(tmp_path):
+    import os
+
+    from reports.build import ORPHAN_AGE, clean_orphans
+
+    out = tmp_path / "la_paz_demo"
+    stale_build = tmp_path / ".la_paz_demo.building-abc"
+    fresh_build = tmp_path / ".la_paz_demo.building-def"  # another build may be running now: left alone
+    moved_aside = tmp_path / ".la_paz_demo.old-xyz"     # killed between the two renames of a swap
+    for folder in (stale_build, fresh_build, moved_aside):
+        folder.mkdir()
+    (moved_aside / "index.html").write_text("the last report")
+    now = time.time()
+    os.utime(stale_build, (now - ORPHAN_AGE - 1, now - ORPHAN_AGE - 1))
+    removed = clean_orphans(out, now=now)
+    assert (out / "index.html").read_text() == "the last report"  # no report would have been served at all
+    assert removed == [stale_build] and fresh_build.exists() and not stale_build.exists()
