@@ -24,12 +24,17 @@ INTRO = Path(__file__).with_name("quality_intro.md")  # the prose part of the pa
 
 MEANINGS = {
     "max_row_drop": "a delivery this much shorter than the last accepted one is a cut file",
+    "max_redelivery_drop": "a re-delivery of a period (census year, month, day) this much shorter than the one "
+                           "accepted for the same period is a cut file",
     "batch_fault_share": "more unusable values than this share in one field stop the batch (fewer: quarantine rows)",
     "population_tolerance": "persons listed may differ from household sizes declared by this share",
     "sensor_day_completeness": "share of valid hourly readings a sensor needs each day (warning below it)",
     "min_scored_share": "share of smallest areas that must get a composite score (warning below it)",
     "max_missing_share": "share of smallest areas an index dimension or indicator may lack, for a source delivered "
                          "for the period (blocking above it: `marts_coverage`)",
+    "max_area_shift": "a re-delivered census year whose zone changed by more than this share of its households "
+                      "(against the last accepted delivery) is blocked (`raw_census.area_shift`)",
+    "min_area_shift": "... and only when the zone changed by at least this many households",
 }
 
 

@@ -18,22 +18,27 @@ than `batch_fault_share` of a field's values unusable. The `mostly` of each raw 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from bienestar import warehouse
 from cities import City
 from privacy import disclosure
 
 DEFAULT_THRESHOLDS = {
     "max_row_drop": 0.2,            # fewer rows than (1 - this) x the last accepted load: a cut file
+    "max_redelivery_drop": 0.02,    # the same, against the last accepted delivery of the same period
     "batch_fault_share": 0.02,      # more unusable values than this share in one field: stop, do not quarantine
     "population_tolerance": 0.02,   # persons listed vs household sizes declared
     "sensor_day_completeness": 0.75,  # share of valid hourly readings a sensor needs on a day
     "min_scored_share": 0.9,        # share of smallest areas that must get a composite score
     "max_missing_share": 0.1,       # share of smallest areas an index dimension or indicator may lack (no data)
+    "max_area_shift": 0.5,          # households of a zone changing by more than this share vs the last accepted
+    "min_area_shift": 10,           # ... and by at least this many households, block a re-delivery
 }
 
 
@@ -99,18 +104,28 @@ def _scalar(con, sql: str, params: list) -> Any:
     return row[0][0] if row else None
 
 
-def _base_facts(con, city: City, suite: str) -> dict:
-    """Thresholds, and the row count of the last accepted load of this suite (for the cut-file check)."""
+def _base_facts(con, city: City, suite: str, partition: str) -> dict:
+    """Thresholds, and for the cut-file check the row count of the last accepted load of this suite and of the
+    last accepted load of this very partition (a re-delivery: the same census year, month or day)."""
     previous = _scalar(con, "SELECT rows FROM audit.accepted_loads WHERE city = ? AND suite = ? "
                             "ORDER BY accepted_seq DESC LIMIT 1", [city.name, suite])
-    return {**thresholds(city), "previous_rows": previous}
+    same = _scalar(con, "SELECT rows FROM audit.accepted_loads WHERE city = ? AND suite = ? AND \"partition\" = ?",
+                   [city.name, suite, partition])
+    return {**thresholds(city), "previous_rows": previous, "redelivered_rows": same}
 
 
 def _row_count(facts: dict) -> Check:
-    previous = facts.get("previous_rows")
-    minimum = max(1, int(previous * (1 - facts["max_row_drop"]))) if previous else 1
-    why = (f"a delivery with {facts['max_row_drop']:.0%} fewer rows than the last accepted one is a cut file "
-           "(an empty one never replaces data)")
+    """A cut file: fewer rows than the last accepted re-delivery of the partition allows (max_redelivery_drop),
+    or than the last accepted load of another partition allows (max_row_drop); never an empty delivery."""
+    same, previous = facts.get("redelivered_rows"), facts.get("previous_rows")
+    if same:
+        minimum = max(1, math.ceil(same * (1 - facts["max_redelivery_drop"])))
+        why = (f"a re-delivery with more than {facts['max_redelivery_drop']:.0%} fewer rows than the one accepted "
+               "for the same period is a cut file (an empty one never replaces data)")
+    else:
+        minimum = max(1, int(previous * (1 - facts["max_row_drop"]))) if previous else 1
+        why = (f"a delivery with {facts['max_row_drop']:.0%} fewer rows than the last accepted one is a cut file "
+               "(an empty one never replaces data)")
     return blocking("row_count", "ExpectTableRowCountToBeBetween", why, min_value=minimum)
 
 
@@ -125,9 +140,38 @@ def _mostly(facts: dict) -> float:
 
 # ---------------------------------------------------------------- raw: deliveries as received
 def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number "
-                       "FROM raw.census_households WHERE city = ? AND _loaded_for = ? ORDER BY _row",
-                  [city.name, partition])
+    frame = _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number "
+                        "FROM raw.census_households WHERE city = ? AND _loaded_for = ? ORDER BY _row",
+                   [city.name, partition])
+    return frame.assign(area_shift=area_shift(con, city, partition))
+
+
+def area_shift(con, city: City, partition: str) -> str:
+    """`ok`, or the zones whose households changed beyond the city's thresholds against the last accepted
+    delivery of the same census year (raw_accepted): a re-delivery cut short, or placed by broken coordinates,
+    shows here as zones emptied or swollen. A first delivery has nothing to compare with."""
+    if not warehouse.table_exists(con, "raw_accepted.census_households"):
+        return "ok"
+    limits = thresholds(city)
+    counts = _frame(con, """
+        WITH new AS (SELECT area_id, count(*) AS n FROM raw.census_households
+                     WHERE city = ? AND _loaded_for = ? GROUP BY area_id),
+             old AS (SELECT area_id, count(*) AS n FROM raw_accepted.census_households
+                     WHERE city = ? AND _loaded_for = ? GROUP BY area_id)
+        SELECT coalesce(new.area_id, old.area_id) AS area_id, coalesce(old.n, 0) AS before,
+               coalesce(new.n, 0) AS after
+        FROM new FULL JOIN old USING (area_id) ORDER BY area_id NULLS LAST""", [city.name, partition] * 2)
+    if counts["before"].sum() == 0:
+        return "ok"
+    change = counts["after"] - counts["before"]
+    share = change.abs() / counts["before"].where(counts["before"] > 0, 1)
+    moved = counts[(share > limits["max_area_shift"]) & (change.abs() >= limits["min_area_shift"])]
+    if moved.empty:
+        return "ok"
+    listed = ", ".join(f"{r.area_id or 'unplaced'} {r.before} -> {r.after}" for r in moved.head(10).itertuples())
+    more = f" and {len(moved) - 10} more" if len(moved) > 10 else ""
+    return (f"{len(moved)} zone(s) changed by more than {limits['max_area_shift']:.0%} of their households since "
+            f"the last accepted delivery: {listed}{more}")
 
 
 def facts_raw_census(con, city: City, partition: str) -> dict:
@@ -135,7 +179,7 @@ def facts_raw_census(con, city: City, partition: str) -> dict:
     generalised = spec.get("generalise_location") or []
     # coordinates are replaced by area_id and location at ingestion: raw has those instead
     required = [c for c in spec["required"] if c not in generalised] + (["area_id", "location"] if generalised else [])
-    return {**_base_facts(con, city, "raw_census"), "required": required}
+    return {**_base_facts(con, city, "raw_census", partition), "required": required}
 
 
 def checks_raw_census(facts: dict) -> list[Check]:
@@ -148,7 +192,10 @@ def checks_raw_census(facts: dict) -> list[Check]:
                      column="members_number", min_value=1, max_value=60, mostly=mostly),
             blocking("placed", "ExpectColumnValuesToBeInSet", "households are placed in zones from their "
                      "coordinates; many missing or outside the city mean broken coordinates", column="location",
-                     value_set=["placed"], mostly=mostly)]
+                     value_set=["placed"], mostly=mostly),
+            blocking("area_shift", "ExpectColumnValuesToBeInSet", "a re-delivery of a census year keeps each "
+                     "zone's households within max_area_shift of the last accepted one (a cut file or broken "
+                     "coordinates empty or swell zones)", column="area_shift", value_set=["ok"])]
 
 
 def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
@@ -157,7 +204,7 @@ def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
 
 
 def facts_raw_persons(con, city: City, partition: str) -> dict:
-    return {**_base_facts(con, city, "raw_census_persons"),
+    return {**_base_facts(con, city, "raw_census_persons", partition),
             "required": city.section("census")["persons"]["required"]}
 
 
@@ -176,7 +223,7 @@ def read_raw_services(con, city: City, partition: str) -> pd.DataFrame:
 
 def facts_raw_services(con, city: City, partition: str) -> dict:
     services = city.section("services")
-    return {**_base_facts(con, city, "raw_services"), "families": services["families"],
+    return {**_base_facts(con, city, "raw_services", partition), "families": services["families"],
             "required": services["required"]}
 
 
@@ -210,7 +257,7 @@ def facts_raw_sensors(con, city: City, partition: str) -> dict:
     # units staging knows how to convert are fine (mg/m3 -> ug/m3); any other unit is a batch-level change
     units = [f"{p}:{u}" for p in sensors["valid_range"] if p in CANONICAL_UNITS
              for u in UNIT_ALIASES[CANONICAL_UNITS[p]]]
-    return {**_base_facts(con, city, "raw_sensors"), "required": sensors["required"], "units": units}
+    return {**_base_facts(con, city, "raw_sensors", partition), "required": sensors["required"], "units": units}
 
 
 def checks_raw_sensors(facts: dict) -> list[Check]:
