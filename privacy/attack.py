@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,19 +140,18 @@ def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def additive_indicators(cells: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     """Indicators whose every fully published family sums exactly: children's counts add up to their parent's."""
-    families = cells.merge(areas[["area_id", "parent_id"]], on="area_id")
+    families = cells.merge(areas[["area_id", "parent_id"]], on="area_id").dropna(subset=["parent_id"])
+    sums = families.groupby(["indicator_id", "parent_id", "period"]).agg(
+        num=("numerator", "sum"), den=("denominator", "sum"), size=("numerator", "size"),
+        known=("numerator", "count")).reset_index()
+    complete = sums[sums["size"] == sums["known"]]
     parents = cells.rename(columns={"area_id": "parent_id", "numerator": "p_num", "denominator": "p_den"})
-    out = []
-    for indicator, group in families.groupby("indicator_id"):
-        sums = group.groupby(["parent_id", "period"]).agg(
-            num=("numerator", "sum"), den=("denominator", "sum"), complete=("numerator", lambda s: s.notna().all()))
-        joined = sums[sums["complete"]].reset_index().merge(
-            parents[parents["indicator_id"] == indicator], on=["parent_id", "period"])
-        joined = joined[joined["p_num"].notna() & joined["p_den"].notna()]
-        if len(joined) and ((joined["num"] - joined["p_num"]).abs() < TOLERANCE).all() and \
-                ((joined["den"] - joined["p_den"]).abs() < TOLERANCE).all():
-            out.append(str(indicator))
-    return out
+    joined = complete.merge(parents[["indicator_id", "parent_id", "period", "p_num", "p_den"]],
+                            on=["indicator_id", "parent_id", "period"])
+    joined = joined[joined["p_num"].notna() & joined["p_den"].notna()]
+    adds = ((joined["num"] - joined["p_num"]).abs() < TOLERANCE) & ((joined["den"] - joined["p_den"]).abs() < TOLERANCE)
+    verdict = adds.groupby(joined["indicator_id"]).all()
+    return sorted(str(i) for i in verdict[verdict].index)
 
 
 Var = tuple[str, str, str, str]  # period, indicator, area, column
@@ -185,43 +184,41 @@ class System:
         constant = -sum(c * self.known[v] for v, c in terms.items() if v in self.known)
         return unknown, constant
 
-    def substitute(self) -> list[Var]:
-        """Solve every equation left with one unknown, repeatedly; the vars found, in order."""
-        found = []
-        progress = True
-        while progress:
-            progress = False
-            for terms in self.equations:
-                unknown, constant = self._reduced(terms)
-                if len(unknown) == 1:
-                    (var, coef), = unknown.items()
-                    self.known[var] = constant / coef
-                    found.append(var)
-                    progress = True
-        return found
-
-    def zeros(self) -> list[Var]:
-        """Counts are never negative: an equation whose unknowns all carry the same sign and whose constant is 0
-        sets every one of them to 0 (a published parent equal to its published children: the withheld ones are
-        empty)."""
-        found = []
-        for terms in self.equations:
-            unknown, constant = self._reduced(terms)
-            signs = {c > 0 for c in unknown.values()}
-            if unknown and len(signs) == 1 and abs(constant) < TOLERANCE:
-                for var in unknown:
-                    self.known[var] = 0.0
-                    found.append(var)
-        return found
-
     def solve(self) -> list[Var]:
-        """Substitution and the non-negative zeros until nothing new, then linear algebra on what is left."""
-        found = []
-        while True:
-            step = self.substitute() + self.zeros()
-            if not step:
-                break
-            found += step
+        """What a patient attacker gets by hand, then by linear algebra; the vars found, in order.
+
+        By hand: an equation left with one unknown gives it (substitution), and, counts being never negative, an
+        equation whose unknowns all carry the same sign and add up to 0 makes each of them 0. Every equation is
+        looked at again whenever one of its unknowns becomes known, until nothing changes.
+        """
+        open_vars = [{v for v in terms if v not in self.known} for terms in self.equations]
+        by_var: dict[Var, list[int]] = defaultdict(list)
+        for e, variables in enumerate(open_vars):
+            for var in variables:
+                by_var[var].append(e)
+        queue = deque(range(len(self.equations)))
+        found: list[Var] = []
+
+        def learn(var: Var, value: float) -> None:
+            self.known[var] = value
+            found.append(var)
+            for e in by_var[var]:
+                open_vars[e].discard(var)
+                queue.append(e)
+
+        while queue:
+            e = queue.popleft()
+            unknown = open_vars[e]
+            if not unknown:
+                continue
+            terms = self.equations[e]
+            constant = -sum(c * self.known[v] for v, c in terms.items() if v not in unknown)
+            if len(unknown) == 1:
+                var = next(iter(unknown))
+                learn(var, constant / terms[var])
+            elif len({terms[v] > 0 for v in unknown}) == 1 and abs(constant) < TOLERANCE:
+                for var in sorted(unknown):
+                    learn(var, 0.0)
         return found + self.determined()
 
     def determined(self) -> list[Var]:
@@ -242,9 +239,12 @@ class System:
             _, singular, vt = np.linalg.svd(matrix)
             rank = int((singular > 1e-9 * max(1.0, singular.max(initial=0))).sum())
             null = vt[rank:]
+            fixed = [i for i in index.values() if not len(null) or np.abs(null[:, i]).max() < 1e-9]
+            if not fixed:
+                continue
             solution = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
             for v, i in index.items():
-                if not len(null) or np.abs(null[:, i]).max() < 1e-9:
+                if i in fixed:
                     self.known[v] = float(solution[i])
                     found.append(v)
         return found

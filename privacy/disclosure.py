@@ -46,6 +46,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 from cities import City, CityConfigError
@@ -203,13 +204,21 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
     headline = set(catalogue.loc[catalogue["headline"].fillna(False).astype(bool), "indicator_id"]) \
         if "headline" in catalogue else set()
 
+    # plain arrays: the passes below read single cells hundreds of thousands of times
+    numerators = cells["numerator"].to_numpy(dtype=float)
+    denominators = cells["denominator"].to_numpy(dtype=float)
+    indicators = cells["indicator_id"].to_numpy(dtype=object)
+    cases = {"numerator_cases": np.where(np.isnan(num_cases.to_numpy(dtype=float)), numerators,
+                                         num_cases.to_numpy(dtype=float)),
+             "denominator_cases": np.where(np.isnan(den_cases.to_numpy(dtype=float)), denominators,
+                                           den_cases.to_numpy(dtype=float))}
+
     def measured(i: int) -> bool:
-        return cells.at[i, "denominator"] > 0
+        return denominators[i] > 0
 
     def cheapest(candidates) -> list[int]:
         """Cells in the order to withhold them: headline figures last, then the fewest cases first."""
-        return sorted(candidates, key=lambda i: (cells.at[i, "indicator_id"] in headline,
-                                                 _cases(cells, i, "numerator_cases"), i))
+        return sorted(candidates, key=lambda i: (indicators[i] in headline, cases["numerator_cases"][i], i))
 
     def relation_pass() -> bool:
         """No relation may leave exactly one of its cells withheld in an area; a sum's withheld parts together
@@ -238,7 +247,7 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                     continue
                 unsafe = unknown == 1
                 if not unsafe and whole_known:  # their total: no small count, and not 0 (counts are >= 0)
-                    unsafe = sum(_cases(cells, i, "numerator_cases") for i in hidden) < count
+                    unsafe = sum(cases["numerator_cases"][i] for i in hidden) < count
                 if not unsafe:
                     continue
                 candidates = cheapest(i for i in parts if reason[i] is None and measured(i))
@@ -265,10 +274,9 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
                     continue
                 unsafe = unknown == 1
                 if not unsafe and reason[p] is None:
-                    residual = [sum(cells.at[k, c] for k in hidden) for c in ("numerator", "denominator")]
-                    cases = [sum(_cases(cells, k, c) for k in hidden) for c in ("numerator_cases",
-                                                                               "denominator_cases")]
-                    unsafe = breaks_rules(*residual, own, numerator_cases=cases[0], denominator_cases=cases[1]) \
+                    residual = [float(numerators[hidden].sum()), float(denominators[hidden].sum())]
+                    unsafe = breaks_rules(*residual, own, numerator_cases=float(cases["numerator_cases"][hidden].sum()),
+                                          denominator_cases=float(cases["denominator_cases"][hidden].sum())) \
                         or residual[0] == 0 or (own.share and residual[0] == residual[1])  # all 0%, all 100%
                 if not unsafe:
                     continue
@@ -291,7 +299,7 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
         someone first (adding a 0 to a total of 0 protects nothing)."""
         found = [i for i in (where.get((indicator, a)) for a in areas_first)
                  if i is not None and reason[i] is None and measured(i)]
-        found.sort(key=lambda i: _cases(cells, i, "numerator_cases") == 0)  # stable: the given order otherwise
+        found.sort(key=lambda i: cases["numerator_cases"][i] == 0)  # stable: the given order otherwise
         if found:
             reason[found[0]] = SECONDARY
         return bool(found)
@@ -362,13 +370,6 @@ def audit(cells: pd.DataFrame, reason: list, catalogue: pd.DataFrame, parents: p
     exposed += [] if full.empty else list(zip(full["indicator_id"], full["area_id"], strict=True))
     small = findings.small_derived
     return exposed, [] if small.empty else list(zip(small["indicator_id"], small["parent_id"], strict=True))
-
-
-def _cases(cells: pd.DataFrame, i: int, column: str) -> float:
-    """The households behind a cell's count where given, else its count (persons or households themselves)."""
-    plain = "numerator" if column == "numerator_cases" else "denominator"
-    value = cells.at[i, column] if column in cells else math.nan
-    return cells.at[i, plain] if pd.isna(value) else value
 
 
 def expand_relations(entries: list, known: list[str], where: str) -> list[Relation]:
