@@ -5,7 +5,7 @@ PYTHON ?= python3
 CHROMIUM := $(shell command -v chromium 2>/dev/null)
 COMPOSE := $(shell command -v docker-compose 2>/dev/null)
 
-.PHONY: demo test test-fast airflow airflow-stop lint install browser compose-tool clean
+.PHONY: demo test test-fast mutation airflow airflow-stop lint install browser compose-tool clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -46,6 +46,10 @@ test: .venv/.synced browser compose-tool lint
 # Your own loop: everything but the e2e and scheduler tests, under 5 minutes.
 test-fast: .venv/.synced lint
 	.venv/bin/pytest -m "not e2e and not scheduler"
+
+# Mutation testing of the rule modules (tests/mutants.py, docs/testing.md): prints the killed share and survivors.
+mutation: .venv/.synced
+	.venv/bin/python tests/mutants.py
 
 # Airflow as an operator runs it (api-server, scheduler, dag-processor, triggerer, the sample portal) in the
 # background on 127.0.0.1: prints the URL and login. SQLite by default; PostgreSQL when

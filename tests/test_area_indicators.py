@@ -115,3 +115,57 @@ def test_place_points_one_area_each():
     placed = place_points(lon, lat, AREAS)
     assert placed.iloc[:3].tolist() == ["Z1", "Z1", "Z2"]
     assert placed.iloc[3:].isna().all()
+
+
+def _one_area_persons(ages, literate=None, attends=None):
+    n = len(ages)
+    return pd.DataFrame({
+        "area_id": ["Z1"] * n, "age": pd.array(ages, dtype="Int64"),
+        "literate": pd.array(literate or [False] * n, dtype="boolean"),
+        "attends_school": pd.array(attends or [False] * n, dtype="boolean"),
+        "health_insurance": pd.array([True] * n, dtype="boolean"),
+    })
+
+
+def test_age_bounds_of_the_person_indicators():
+    """Illiteracy counts persons aged 15+ (14 is out, 15 in); school attendance ages 6 to 18 (5 and 19 out)."""
+    counts = census_counts(households().iloc[:0], _one_area_persons([5, 6, 14, 15, 18, 19]))
+    assert value_of(counts, "Z1", "illiteracy") == (3, 3)              # 15, 18, 19
+    assert value_of(counts, "Z1", "school_non_attendance") == (4, 4)   # 6, 14, 15, 18
+
+
+@pytest.mark.parametrize(("members", "bedrooms", "overcrowded"), [
+    (6, 2, False),  # 3 per bedroom: not more than 3
+    (7, 2, True),   # 3.5
+    (3, 0, False),  # no bedroom counts as one: 3
+    (4, 0, True),
+])
+def test_overcrowding_is_more_than_three_per_bedroom(members, bedrooms, overcrowded):
+    h = households().iloc[:1].assign(members=pd.array([members], dtype="Int64"),
+                                     bedrooms=pd.array([bedrooms], dtype="Int64"))
+    counts = census_counts(h, _one_area_persons([30]))
+    assert value_of(counts, "Z1", "overcrowding") == (float(overcrowded), 1.0)
+
+
+def test_electricity_and_materials_count_the_right_households():
+    """Z1's three households (by hand): materials all known in 2 (the third has an earth floor: inadequate);
+    one without electricity."""
+    counts = census_counts(households(), persons())
+    assert value_of(counts, "Z1", "inadequate_materials") == (2, 3)   # adobe_unplastered walls, earth floor
+    assert value_of(counts, "Z1", "no_electricity") == (1, 3)
+    assert value_of(counts, "Z2", "inadequate_materials") == (0, 0)   # floor unknown: not measured
+
+
+def test_rates_use_their_multiplier_and_a_zero_denominator_measures_no_one():
+    catalogue = pd.DataFrame({"indicator_id": ["rate"], "min_denominator": [20]})
+    rolled = pd.DataFrame({"area_id": ["Z1", "Z2"], "level": ["zona", "zona"], "indicator_id": ["rate", "rate"],
+                           "numerator": [3.0, 0.0], "denominator": [250.0, 0.0], "multiplier": [1000.0, 1000.0]})
+    out = exact_values(rolled, catalogue, AREAS, "2024").set_index(["area_id", "indicator_id"])
+    assert out.loc[("Z1", "rate"), "value"] == pytest.approx(12.0)  # 3 / 250 x 1000
+    assert math.isnan(out.loc[("Z2", "rate"), "value"])
+    assert out.loc[("Z2", "rate"), "note"] == "no one to measure: the denominator is zero"
+
+
+def test_census_shares_are_plain_fractions():
+    counts = census_counts(households(), persons())
+    assert set(counts["multiplier"]) == {1.0}
