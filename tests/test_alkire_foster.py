@@ -203,3 +203,26 @@ def test_shipped_config_weights_sum_to_one_and_k_is_a_third():
     # no single indicator reaches k on its own (the health proxy is the heaviest, at 1/4)
     assert max(CONFIG.weights.values()) < CONFIG.k
     assert six_equal_weights("1").k == 1.0
+
+
+@pytest.mark.parametrize(("age", "deprived"), [(5, False), (6, True), (14, True), (15, False)])
+def test_attendance_counts_children_aged_6_to_14_inclusive(age, deprived):
+    """One child not attending school, at ages around [6, 14]: deprived only inside the range (outside it the
+    household has no eligible member: not deprived, as configured)."""
+    from indicators.alkire_foster import person_deprivation
+
+    attendance = next(i for i in CONFIG.indicators if i.id == "attendance")
+    persons = pd.DataFrame({"household_id": ["h1"], "age": pd.array([age], dtype="Int64"),
+                            "attends_school": pd.array([False], dtype="boolean")})
+    out = person_deprivation(persons, pd.Series(["h1"]), attendance)
+    assert bool(out[0]) is deprived
+
+
+@pytest.mark.parametrize(("years", "deprived"), [(5, True), (6, False)])
+def test_schooling_deprivation_is_below_six_years(years, deprived):
+    from indicators.alkire_foster import person_deprivation
+
+    schooling = next(i for i in CONFIG.indicators if i.id == "schooling")
+    persons = pd.DataFrame({"household_id": ["h1"], "age": pd.array([30], dtype="Int64"),
+                            "years_schooling": pd.array([years], dtype="Int64")})
+    assert bool(person_deprivation(persons, pd.Series(["h1"]), schooling)[0]) is deprived

@@ -133,3 +133,42 @@ def test_a_rejected_delivery_leaves_raw_boundaries_as_it_was(tmp_path, monkeypat
         land_census(city, city.vintage)
     assert boundaries() == before
 
+
+
+@pytest.mark.parametrize(("square_at", "passes"), [
+    ((0, 0), True),        # touching the envelope's lower-left corner: inside
+    ((9, 9), True),        # touching its upper-right corner
+    ((-0.1, 2), False),    # past min lon
+    ((2, -0.1), False),    # past min lat
+    ((9.1, 2), False),     # past max lon
+    ((2, 9.1), False),     # past max lat
+])
+def test_the_envelope_at_each_edge(square_at, passes):
+    frame = delivery(r2={"geometry_wkt": square(*square_at)})
+    if passes:
+        check(frame)
+    else:
+        with pytest.raises(BoundaryError, match="outside the city's envelope"):
+            check(frame)
+
+
+@pytest.mark.parametrize(("block", "valid"), [
+    ({"envelope": [0, 0, 1, 1]}, True),
+    ({"envelope": [1, 0, 1, 1]}, False),   # min lon = max lon: an empty box
+    ({"envelope": [0, 1, 1, 1]}, False),   # min lat = max lat
+    ({"max_zone_share": 0}, True), ({"max_zone_share": 1}, True), ({"max_zone_share": 1.01}, False),
+    ({"max_zone_share": -0.01}, False), ({"max_overlap_share": True}, False),
+])
+def test_boundary_settings_at_their_limits(block, valid):
+    city = City(name="t", folder=Path("/cities/t"), config={"boundary_checks": block})
+    if valid:
+        BoundaryRules.of(city)
+    else:
+        with pytest.raises(CityConfigError):
+            BoundaryRules.of(city)
+
+
+def test_a_share_exactly_at_the_limit_passes():
+    """Two equal squares: each is exactly half the city."""
+    frame = delivery().iloc[:2]
+    check(frame, BoundaryRules(envelope=RULES.envelope, max_zone_share=0.5))

@@ -271,3 +271,35 @@ def test_shipped_config_has_the_ine_components_and_strata():
         ("needs_met", -0.1, False), ("threshold", 0.1, True), ("moderate_poverty", 0.4, True),
         ("indigence", 0.7, True), ("marginality", 1.0, True)]
     assert CONFIG.poor_strata == {"moderate_poverty", "indigence", "marginality"}
+
+
+# -- the rules at their boundaries (from the mutation run's survivors) ---------------------------------------------
+
+def test_an_item_applies_to_ages_from_and_to_inclusive():
+    from indicators.nbi import Item, _applies
+
+    item = Item("literacy", "literate", norm=1.0, ages=(6.0, 18.0))
+    persons = pd.DataFrame({"age": [5, 6, 18, 19]})
+    assert _applies(persons, item).tolist() == [False, True, True, False]
+
+
+def test_years_of_schooling_apply_only_after_the_entry_age():
+    """Norm by age: at the entry age the norm is 0 years (no gap to measure), one year later 1."""
+    from indicators.nbi import Item, _applies, item_gaps
+
+    item = Item("schooling", "years_schooling", entry_age=6.0, max_years=12.0)
+    persons = pd.DataFrame({"age": [6, 7, 18, 19, 40], "years_schooling": [0, 0, 12, 12, 6]})
+    assert _applies(persons, item).tolist() == [False, True, True, True, True]
+    gaps = item_gaps(persons, item)
+    # norm = clip(age - 6, 0, 12): 0 (no gap), 1, 12, 12 (capped), 12; gap = (norm - years) / norm
+    assert math.isnan(gaps[0])
+    assert gaps[1:].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.5])
+
+
+def test_a_gap_is_clipped_to_minus_one_and_one():
+    from indicators.nbi import Item, item_gaps
+
+    item = Item("rooms", "rooms", norm=2.0, per="members")
+    frame = pd.DataFrame({"rooms": [0, 2, 6, 8], "members": [1, 1, 1, 1]})
+    # (2 - a) / 2 for a = 0, 2, 6, 8: 1, 0, -2 -> -1, -3 -> -1
+    assert item_gaps(frame, item).tolist() == [1.0, 0.0, -1.0, -1.0]
