@@ -324,3 +324,23 @@ def test_a_pattern_that_cannot_be_repaired_publishes_nothing(monkeypatch):
     lone = pd.DataFrame([{"area_id": "M1", "indicator_id": "x", "numerator": 30, "denominator": 100}])
     with pytest.raises(disclosure.DisclosureError, match="could not protect 1 withheld cell"):
         protect(lone, catalogue({"indicator_id": "x"}), pd.Series({"M1": None}), COST, RULES)
+
+
+def test_the_documented_defaults():
+    """docs/privacy.md and city.yaml state these; a changed default must be a deliberate change."""
+    assert Rules() == Rules(min_denominator=20, min_count=5, group_min=50, sensitive_min_denominator=50,
+                            sensitive_min_count=10)
+
+
+def test_settings_at_their_limits_are_accepted():
+    # 1 is the smallest allowed value; sensitive thresholds equal to the general ones are allowed
+    assert Rules.of(city_with({"min_count": 1, "sensitive_min_count": 1})).min_count == 1
+    assert Rules.of(city_with({"sensitive_min_denominator": 20})).sensitive_min_denominator == 20
+    assert Rules.of(city_with({"sensitive_min_count": 5})).sensitive_min_count == 5
+
+
+def test_an_indicator_with_a_minimum_of_one_is_under_control():
+    """Only `min_denominator: 0` puts an indicator outside disclosure control."""
+    cells = tree("x", {**SAFE, "Z2": (2, 30)})
+    out = reasons(cells, catalogue({"indicator_id": "x", "min_denominator": 1}))
+    assert out[("x", "Z2")] == PRIMARY
