@@ -120,12 +120,12 @@ def _row_count(facts: dict) -> Check:
     same, previous = facts.get("redelivered_rows"), facts.get("previous_rows")
     if same:
         minimum = max(1, math.ceil(same * (1 - facts["max_redelivery_drop"])))
-        why = (f"a re-delivery with more than {facts['max_redelivery_drop']:.0%} fewer rows than the one accepted "
-               "for the same period is a cut file (an empty one never replaces data)")
     else:
         minimum = max(1, int(previous * (1 - facts["max_row_drop"]))) if previous else 1
-        why = (f"a delivery with {facts['max_row_drop']:.0%} fewer rows than the last accepted one is a cut file "
-               "(an empty one never replaces data)")
+    # one text for both cases: a rerun of the same interval must publish the same data_quality rows
+    why = (f"a delivery with {facts['max_row_drop']:.0%} fewer rows than the last accepted one, or a re-delivery "
+           f"of the same period with {facts['max_redelivery_drop']:.0%} fewer, is a cut file (an empty one never "
+           "replaces data)")
     return blocking("row_count", "ExpectTableRowCountToBeBetween", why, min_value=minimum)
 
 

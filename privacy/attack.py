@@ -423,12 +423,22 @@ def attack(path: Path, relations: list | None = None) -> Findings:
     return attack_tables(read_snapshot(path), relations)
 
 
-def attack_tables(snapshot: dict[str, pd.DataFrame], relations: list) -> Findings:
-    """Every attack on a snapshot's tables (`read_snapshot`'s keys; `change` may be empty)."""
+def attack_tables(snapshot: dict[str, pd.DataFrame], relations: list, structure: dict | None = None) -> Findings:
+    """Every attack on a snapshot's tables (`read_snapshot`'s keys; `change` may be empty).
+
+    `structure`, when given, holds the facts found on an earlier pattern of the same data (additive indicators,
+    links, parts, sums: true of the data, so withholding more cannot unmake them): reused instead of found again,
+    and filled in when empty (disclosure control audits pattern after pattern of one period).
+    """
     cells, areas = cells_of(snapshot), snapshot["areas"]
     counts, shares = counted_shares(snapshot["catalogue"])
-    additive = additive_indicators(cells, areas)
-    links, partitions, sums = shared_count_links(cells), partition_links(cells), declared_sums(cells, relations)
+    if structure:
+        additive, links, partitions, sums = (structure[k] for k in ("additive", "links", "partitions", "sums"))
+    else:
+        additive = additive_indicators(cells, areas)
+        links, partitions, sums = shared_count_links(cells), partition_links(cells), declared_sums(cells, relations)
+        if structure is not None:
+            structure.update(additive=additive, links=links, partitions=partitions, sums=sums)
 
     system = System(cells)
     hierarchy_equations(system, cells, areas, additive)

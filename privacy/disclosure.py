@@ -315,8 +315,9 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
         return bool(candidates)
 
     settle()
+    structure: dict = {}  # the facts the attacker finds in the data: found on the first round, reused after
     for _ in range(MAX_AUDIT_ROUNDS):
-        exposed, small_totals = audit(cells, reason, catalogue, parents, relations)
+        exposed, small_totals = audit(cells, reason, catalogue, parents, relations, structure)
         if not exposed and not small_totals:
             break
         repaired = False
@@ -331,7 +332,7 @@ def protect(cells: pd.DataFrame, catalogue: pd.DataFrame, parents: pd.Series, co
             break
         settle()
     else:
-        exposed, small_totals = audit(cells, reason, catalogue, parents, relations)
+        exposed, small_totals = audit(cells, reason, catalogue, parents, relations, structure)
     if exposed or small_totals:
         shown = ", ".join(f"{i} in {a}" for i, a in [*exposed, *small_totals][:5])
         raise DisclosureError(f"disclosure control could not protect {len(exposed)} withheld cell(s) and "
@@ -348,7 +349,8 @@ class DisclosureError(RuntimeError):
 
 
 def audit(cells: pd.DataFrame, reason: list, catalogue: pd.DataFrame, parents: pd.Series,
-          relations: list[Relation]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+          relations: list[Relation], structure: dict | None = None) -> tuple[list[tuple[str, str]],
+                                                                         list[tuple[str, str]]]:
     """The attacker (privacy/attack.py) on what this pattern would publish: the withheld cells it works out
     (indicator, area) and the parents whose withheld children add up to a small count (indicator, parent)."""
     from privacy.attack import attack_tables
@@ -362,7 +364,7 @@ def audit(cells: pd.DataFrame, reason: list, catalogue: pd.DataFrame, parents: p
     areas = pd.DataFrame({"area_id": parents.index, "parent_id": parents.to_numpy()})
     columns = [c for c in ("indicator_id", "unit", "min_denominator", "weighted") if c in catalogue]
     snapshot = {"values": values, "areas": areas, "catalogue": catalogue[columns], "change": pd.DataFrame()}
-    findings = attack_tables(snapshot, relations)
+    findings = attack_tables(snapshot, relations, structure)
     rec = findings.recovered
     exposed = [] if rec.empty else list(zip(rec.loc[rec["column"] == "numerator", "indicator_id"],
                                             rec.loc[rec["column"] == "numerator", "area_id"], strict=True))

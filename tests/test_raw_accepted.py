@@ -93,5 +93,5 @@ def test_a_redelivery_cut_at_90_percent_is_blocked(tmp_path, monkeypatch):
     households = pd.read_csv(path, dtype=str, keep_default_na=False)
     households.head(int(len(households) * 0.9)).to_csv(path, index=False)
     land_census(city, city.vintage)
-    with pytest.raises(GateFailed, match=r"row_count.*re-delivery with more than 2% fewer rows"):
+    with pytest.raises(GateFailed, match=r"row_count.*a re-delivery of the same period with 2% fewer"):
         run_gate(city, "raw_census", "cut-run")
