@@ -37,10 +37,11 @@ def write_snapshot(path, values: pd.DataFrame, areas: pd.DataFrame, catalogue: p
 
 
 def planted(tmp_path, suppressed: set[str], *, extra: list[dict] = (), catalogue_extra: list[dict] = (),
-            change=None):
+            change=None, counts: dict | None = None):
+    """A snapshot of indicator x (COUNTS, or `counts`) with `suppressed` withheld, plus `extra` rows."""
     rows = [{"area_id": a, "indicator_id": "x", "period": "2024", "value": None if a in suppressed else n / d,
              "numerator": None if a in suppressed else n, "denominator": None if a in suppressed else d,
-             "suppressed": a in suppressed} for a, (n, d) in COUNTS.items()] + list(extra)
+             "suppressed": a in suppressed} for a, (n, d) in (counts or COUNTS).items()] + list(extra)
     catalogue = pd.DataFrame([{"indicator_id": "x", "unit": "share", "min_denominator": 20}, *catalogue_extra])
     areas = AREAS.assign(population=[1000.0] * len(AREAS))
     return write_snapshot(tmp_path / "snapshot.duckdb", pd.DataFrame(rows), areas, catalogue, change)
@@ -152,13 +153,8 @@ def test_published_and_derived_counts_of_one_to_four_are_found(tmp_path):
 
 def test_a_residual_of_one_to_four_is_a_derived_count(tmp_path):
     """Z2 and Z3 withheld: D1 - Z1 = 11 of 42 is fine; make Z1 hold nearly all: D1 - Z1 = 2 of ...: found."""
-    global COUNTS
-    saved = COUNTS
-    COUNTS = {**saved, "Z1": (19, 60), "Z2": (1, 12), "Z3": (1, 10), "D1": (21, 82)}
-    try:
-        found = attack(planted(tmp_path, {"Z2", "Z3"}))
-    finally:
-        COUNTS = saved
+    counts = {**COUNTS, "Z1": (19, 60), "Z2": (1, 12), "Z3": (1, 10), "D1": (21, 82)}
+    found = attack(planted(tmp_path, {"Z2", "Z3"}, counts=counts))
     derived = found.small_derived
     assert derived[["indicator_id", "parent_id", "numerator", "denominator"]].to_dict("records") == [
         {"indicator_id": "x", "parent_id": "D1", "numerator": 2.0, "denominator": 22.0}]
@@ -252,11 +248,6 @@ def test_the_same_city_unprotected_by_the_hierarchy_leaks(tmp_path, seed):
 
 def test_counts_are_never_negative_so_a_total_of_zero_gives_each_part(tmp_path):
     """D2 publishes 0 of 47 and both its zones are withheld: each must be 0."""
-    global COUNTS
-    saved = COUNTS
-    COUNTS = {**saved, "Z4": (0, 25), "Z5": (0, 22), "D2": (0, 47), "M1": (21, 129)}
-    try:
-        found = attack(planted(tmp_path, {"Z4", "Z5"}))
-    finally:
-        COUNTS = saved
+    counts = {**COUNTS, "Z4": (0, 25), "Z5": (0, 22), "D2": (0, 47), "M1": (21, 129)}
+    found = attack(planted(tmp_path, {"Z4", "Z5"}, counts=counts))
     assert recovered(found) == {"Z4": 0.0, "Z5": 0.0}
