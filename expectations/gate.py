@@ -130,7 +130,7 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
     for check in checks:
         res = by_key[check.key]
         detail = res.result or {}
-        exception = (res.exception_info or {}).get("exception_message") if not res.success else None
+        exception = _exception_message(res.exception_info) if not res.success else None
         outcomes.append(Outcome(
             check=check,
             success=bool(res.success),
@@ -140,6 +140,17 @@ def validate(frame: pd.DataFrame, checks: list[Check], suite_name: str, run_name
             examples=list(dict.fromkeys(map(str, detail.get("partial_unexpected_list") or [])))[:5],
         ))
     return outcomes
+
+
+def _exception_message(info: dict | None) -> str | None:
+    """Why an expectation could not run (e.g. its column is missing): GX 1.x nests the message under each
+    metric that failed, {metric id: {"exception_message": ...}}; older results held it at the top."""
+    if not info:
+        return None
+    if "exception_message" in info:
+        return info["exception_message"]
+    messages = (v.get("exception_message") for v in info.values() if isinstance(v, dict))
+    return "; ".join(dict.fromkeys(m for m in messages if m)) or None
 
 
 KEEP_VALIDATIONS = 10  # per suite in the Data Docs; the full history stays in audit.validation_results

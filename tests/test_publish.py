@@ -1,0 +1,103 @@
+"""Publishing: the snapshot is validated before it replaces current.duckdb, and a failed gate leaves the last
+published files untouched (bienestar/publish.py on a real working database, the real published_snapshot gate)."""
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bienestar import settings, warehouse
+from bienestar.publish import publish_snapshot
+from cities import load_city
+from expectations.gate import GateFailed
+
+CITY = load_city("la_paz_demo")
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
+    return tmp_path
+
+
+def write_marts(cells: list[tuple], change: bool = False) -> None:
+    """marts.indicator_catalogue and marts.indicator_values (cells: area, numerator, denominator, suppression) in
+    the city's working database; `change`: a marts.index_change table too."""
+    with warehouse.session(CITY) as con:
+        con.execute("CREATE OR REPLACE TABLE marts.indicator_catalogue (city VARCHAR, indicator_id VARCHAR, "
+                    "unit VARCHAR, min_denominator INTEGER, sensitive BOOLEAN, weighted BOOLEAN)")
+        con.execute("INSERT INTO marts.indicator_catalogue VALUES (?, 'share', 'share', 20, false, false)",
+                    [CITY.name])
+        con.execute("CREATE OR REPLACE TABLE marts.indicator_values (city VARCHAR, area_id VARCHAR, "
+                    "indicator_id VARCHAR, period VARCHAR, level VARCHAR, value DOUBLE, numerator DOUBLE, "
+                    "denominator DOUBLE, suppressed BOOLEAN, suppression VARCHAR)")
+        for area, num, den, reason in cells:
+            value = None if reason else num / den
+            con.execute("INSERT INTO marts.indicator_values VALUES (?, ?, 'share', '2024', 'zona', ?, ?, ?, ?, ?)",
+                        [CITY.name, area, value, None if reason else num, None if reason else den,
+                         reason is not None, reason])
+        con.execute("DROP TABLE IF EXISTS marts.index_change")
+        if change:
+            con.execute("CREATE TABLE marts.index_change AS SELECT 'Z1' AS area_id, 1.5 AS change")
+
+
+def published(table: str) -> pd.DataFrame:
+    with duckdb.connect(str(settings.paths().current_snapshot_for(CITY.name)), read_only=True) as con:
+        return con.execute(f"SELECT * FROM marts.{table} ORDER BY ALL").df()
+
+
+GOOD = [("Z1", 10, 40, None), ("Z2", 20, 40, None), ("Z3", None, None, "primary")]
+
+
+def test_a_valid_snapshot_replaces_current_with_every_marts_table_and_the_quality_results(home):
+    write_marts(GOOD)
+    current = publish_snapshot(CITY, "run-1")
+    assert current == home / "published" / CITY.name / "current.duckdb"
+    assert published("indicator_values")["area_id"].tolist() == ["Z1", "Z2", "Z3"]
+    quality = published("data_quality")  # the snapshot's own gate is not in it; its results are in the audit
+    assert "published_snapshot" not in set(quality["suite"])
+    with duckdb.connect(str(current), read_only=True) as con:
+        tables = {r[0]: r[1] for r in con.execute(
+            "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
+    # a table the marts do not hold (no second vintage: no change tables) is left out; data_quality never is
+    assert set(tables) == {"indicator_catalogue", "indicator_values", "data_quality"}
+    assert tables["indicator_values"].startswith("One value per area")
+    assert not (home / "published" / CITY.name / ".incoming.duckdb").exists()
+    assert (home / "published" / CITY.name / f"{CITY.vintage}.duckdb").exists()
+    with warehouse.session(CITY) as con:
+        runs = con.execute("SELECT DISTINCT run_id FROM audit.validation_results "
+                           "WHERE suite = 'published_snapshot'").fetchall()
+    assert runs == [("run-1",)]
+
+
+def test_change_tables_are_published_when_the_marts_hold_them(home):
+    write_marts(GOOD, change=True)
+    publish_snapshot(CITY)
+    assert published("index_change")["area_id"].tolist() == ["Z1"]
+    with warehouse.session(CITY) as con:  # no run id: the gate's results are recorded as a manual run
+        runs = con.execute("SELECT DISTINCT run_id FROM audit.validation_results "
+                           "WHERE suite = 'published_snapshot'").fetchall()
+    assert runs == [("manual",)]
+
+
+@pytest.mark.parametrize(("cells", "check"), [
+    ([("Z1", 4, 40, None), ("Z2", 20, 40, None)], "no_small_counts"),   # 4 cases: below min_count 5
+    ([("Z1", 10, 19, None), ("Z2", 20, 40, None)], "suppression"),      # 19 < min_denominator 20
+])
+def test_a_snapshot_failing_its_gate_leaves_the_published_files_untouched(home, cells, check):
+    write_marts(GOOD)
+    current = publish_snapshot(CITY, "run-1")
+    vintage = home / "published" / CITY.name / f"{CITY.vintage}.duckdb"
+    before = current.read_bytes(), vintage.read_bytes()
+
+    write_marts(cells)
+    with pytest.raises(GateFailed, match=check):
+        publish_snapshot(CITY, "run-2")
+    assert (current.read_bytes(), vintage.read_bytes()) == before
+    assert published("indicator_values")["numerator"].tolist()[:2] == [10, 20]
+    assert not (home / "published" / CITY.name / ".incoming.duckdb").exists()
+
+
+def test_cells_at_the_thresholds_are_published(home):
+    write_marts([("Z1", 5, 20, None), ("Z2", 15, 20, None)])  # 5 cases and 5 without; a denominator of 20
+    publish_snapshot(CITY, "run-1")
+    assert published("indicator_values")["numerator"].tolist() == [5, 15]
