@@ -142,9 +142,18 @@ def replace_partition(
     return len(frame)
 
 
+# Raw "tables" that are views over recorded loads and archived deliveries (sources/sensor_deliveries.py): a view
+# cannot be deleted from, so their partitions are kept and restored through the load records.
+VIEWS_OVER_LOADS = ("raw.sensor_readings",)
+
+
 def keep_accepted(con: duckdb.DuckDBPyConnection, table: str, keys: Mapping[str, object]) -> None:
     """Copy a raw partition that passed its gate to `raw_accepted`: the last accepted delivery, kept to restore."""
     copy_partition(con, table, f"raw_accepted.{table.split('.', 1)[1]}", keys)
+    if table in VIEWS_OVER_LOADS:
+        from sources.sensor_deliveries import keep_accepted_loads
+
+        keep_accepted_loads(con, keys)
 
 
 def restore_accepted(con: duckdb.DuckDBPyConnection, table: str, keys: Mapping[str, object]) -> int:
@@ -153,6 +162,10 @@ def restore_accepted(con: duckdb.DuckDBPyConnection, table: str, keys: Mapping[s
     Returns the rows restored."""
     name = table.split(".", 1)[1]
     copy_partition(con, table, f"raw_rejected.{name}", keys)
+    if table in VIEWS_OVER_LOADS:
+        from sources.sensor_deliveries import restore_accepted_loads
+
+        return restore_accepted_loads(con, keys)
     accepted = f"raw_accepted.{name}"
     clause, params = _where(keys)
     con.execute("BEGIN TRANSACTION")

@@ -35,6 +35,14 @@ MEANINGS = {
     "max_area_shift": "a re-delivered census year whose zone changed by more than this share of its households "
                       "(against the last accepted delivery) is blocked (`raw_census.area_shift`)",
     "min_area_shift": "... and only when the zone changed by at least this many households",
+    "max_day_shift": "a month of service records with a family's day differing by more than this share from its "
+                     "reference is blocked (`raw_services.day_shift`): the same day of the accepted delivery for a "
+                     "re-delivered month, the mean of the same weekday in the last accepted month before for a new one",
+    "min_day_shift": "... and only when the day differs by at least this many records",
+    "max_station_shift": "a day of sensor readings with a station delivering more than this share above its usual "
+                         "readings of a parameter (the most in a day over the last accepted days) is blocked "
+                         "(`raw_sensors.station_surge`); as far below, or absent, is a warning (`station_drop`)",
+    "min_station_shift": "... and only when the station differs by at least this many readings",
 }
 
 

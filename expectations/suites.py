@@ -18,9 +18,12 @@ than `batch_fault_share` of a field's values unusable. The `mostly` of each raw 
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -39,7 +42,15 @@ DEFAULT_THRESHOLDS = {
     "max_missing_share": 0.1,       # share of smallest areas an index dimension or indicator may lack (no data)
     "max_area_shift": 0.5,          # households of a zone changing by more than this share vs the last accepted
     "min_area_shift": 10,           # ... and by at least this many households, block a re-delivery
+    "max_day_shift": 0.5,           # a family's records on a day differing by more than this share from the same day
+                                    # of the accepted month (a re-delivery) or the previous month's weekday mean
+    "min_day_shift": 10,            # ... and by at least this many records, block the month
+    "max_station_shift": 0.5,       # a station's readings of a parameter on a day beyond this share of its usual
+    "min_station_shift": 12,        # ... and by at least this many readings: more blocks (surge), fewer warns (drop)
 }
+
+LISTED = 10      # zones, days or stations a shift message names before "and N more"
+USUAL_DAYS = 7   # accepted days before a sensor day that give each station its usual readings a day
 
 
 @dataclass(frozen=True)
@@ -215,10 +226,82 @@ def checks_raw_persons(facts: dict) -> list[Check]:
 
 
 def read_raw_services(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
-                       "TRY_CAST(occurred_at AS TIMESTAMP) AS occurred_at_time, TRY_CAST(lon AS DOUBLE) AS lon_number "
-                       "FROM raw.service_records WHERE city = ? AND _loaded_for = ? ORDER BY _source, _row",
-                  [city.name, partition])
+    frame = _frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
+                        "TRY_CAST(occurred_at AS TIMESTAMP) AS occurred_at_time, TRY_CAST(lon AS DOUBLE) AS lon_number "
+                        "FROM raw.service_records WHERE city = ? AND _loaded_for = ? ORDER BY _source, _row",
+                   [city.name, partition])
+    return frame.assign(day_shift=day_shift(con, city, partition))
+
+
+def _listing(items: list[str]) -> str:
+    more = f" and {len(items) - LISTED} more" if len(items) > LISTED else ""
+    return ", ".join(items[:LISTED]) + more
+
+
+def _number(value: float) -> str:
+    """12 for 12.0, 37.5 for 37.5, 9.3 for 9.333: an expected count as a message shows it."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _days_of(month: str) -> list[date]:
+    start = date.fromisoformat(f"{month}-01")
+    return [start + timedelta(days=d) for d in range(calendar.monthrange(start.year, start.month)[1])]
+
+
+def _daily_records(con, table: str, city: City, month: str) -> dict[tuple[str, date], int]:
+    """Records of one month's delivery per (family, day) (the callers look up the days of the month only)."""
+    rows = con.execute(f"""
+        SELECT regexp_extract(_source, '[^/]+$') AS family, CAST(TRY_CAST(occurred_at AS TIMESTAMP) AS DATE) AS day,
+               count(*)
+        FROM {table} WHERE city = ? AND _loaded_for = ? GROUP BY ALL""", [city.name, month]).fetchall()
+    return {(family, day): n for family, day, n in rows}
+
+
+def day_shift(con, city: City, partition: str) -> str:
+    """`ok`, or the family-days whose record counts moved beyond the city's thresholds against the last accepted
+    delivery (raw_accepted): of this month if there is one (a re-delivery: each day against the same day), else of
+    the most recent earlier accepted month (a new month: each day against that month's mean for the same weekday,
+    so a Monday is held to the Mondays). A file cut short, a day lost or doubled, dates shifted, show here.
+
+    Every day of the month counts (a day without records counts 0); only families of the reference are compared
+    (a family new to the city has nothing to compare with; a family missing is the `families` check's). No
+    accepted delivery yet, or a partition that is not a month: nothing to compare with.
+    """
+    if not re.fullmatch(r"\d{4}-\d{2}", partition) or not warehouse.table_exists(con, "raw_accepted.service_records"):
+        return "ok"
+    reference = _scalar(con, "SELECT max(_loaded_for) FROM raw_accepted.service_records WHERE city = ? "
+                             "AND _loaded_for <= ? AND regexp_full_match(_loaded_for, '\\d{4}-\\d{2}')",
+                        [city.name, partition])
+    if reference is None:
+        return "ok"
+    limits = thresholds(city)
+    new = _daily_records(con, "raw.service_records", city, partition)
+    old = _daily_records(con, "raw_accepted.service_records", city, reference)
+    if reference == partition:
+        def expected(family: str, day: date) -> float:
+            return old.get((family, day), 0)
+        basis = "the same days of the last accepted delivery of the month"
+    else:
+        means = {}
+        for family in {f for f, _ in old}:
+            for weekday in range(7):
+                days = [d for d in _days_of(reference) if d.weekday() == weekday]
+                means[family, weekday] = sum(old.get((family, d), 0) for d in days) / len(days)
+
+        def expected(family: str, day: date) -> float:
+            return means[family, day.weekday()]
+        basis = f"the mean of the same weekday in {reference}, the last accepted month before"
+    shifted = []
+    for family in sorted({f for f, _ in old}):
+        for day in _days_of(partition):
+            count, usual = new.get((family, day), 0), expected(family, day)
+            change = abs(count - usual)
+            if change > limits["max_day_shift"] * usual and change >= limits["min_day_shift"]:
+                shifted.append(f"{family} {day} {count} (expected {_number(usual)})")
+    if not shifted:
+        return "ok"
+    return (f"{len(shifted)} day(s) of service records differ by more than {limits['max_day_shift']:.0%} from "
+            f"{basis}: {_listing(shifted)}")
 
 
 def facts_raw_services(con, city: City, partition: str) -> dict:
@@ -237,17 +320,70 @@ def checks_raw_services(facts: dict) -> list[Check]:
             blocking("occurred_at", "ExpectColumnValuesToNotBeNull", "dates in ISO 8601; many unreadable ones mean "
                      "a changed export format", column="occurred_at_time", mostly=mostly),
             blocking("coordinates", "ExpectColumnValuesToNotBeNull", "records are placed in zones from coordinates",
-                     column="lon_number", mostly=mostly)]
+                     column="lon_number", mostly=mostly),
+            blocking("day_shift", "ExpectColumnValuesToBeInSet", "each family's records of each day stay within "
+                     f"{facts['max_day_shift']:.0%}, or move by fewer than {facts['min_day_shift']} records, from the "
+                     "last accepted delivery: the same day of a re-delivered month, the same weekday's mean of the "
+                     "month before for a new one (a cut file, a lost or doubled day, shifted dates)",
+                     column="day_shift", value_set=["ok"])]
 
 
 def read_raw_sensors(con, city: City, partition: str) -> pd.DataFrame:
     ranges = city.section("sensors")["valid_range"]
     cases = " ".join(f"WHEN '{p}' THEN v BETWEEN {lo} AND {hi}" for p, (lo, hi) in ranges.items())
-    return _frame(con, f"""
+    frame = _frame(con, f"""
         SELECT *, parameter || ':' || unit AS parameter_unit,
                CASE WHEN v IS NULL THEN NULL ELSE (CASE parameter {cases} ELSE FALSE END) END AS in_range
         FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS v FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ?)
         ORDER BY _row""", [city.name, partition])
+    surge, drop = station_shift(con, city, partition)
+    return frame.assign(station_surge=surge, station_drop=drop)
+
+
+def station_shift(con, city: City, partition: str) -> tuple[str, str]:
+    """(`station_surge`, `station_drop`): `ok`, or the station series (sensor and parameter: readings come one per
+    parameter) whose readings in this delivery differ from their usual count beyond the city's thresholds.
+
+    A series' usual count is the most readings it delivered in one partition over the last accepted delivery of
+    this partition and the USUAL_DAYS accepted partitions before it (raw_accepted, the same kind of key). Not
+    the previous day alone: a station back from a partial outage would look like a surge against its outage day,
+    and block every later day until a week of outage had passed. More readings than usual are a duplicated or
+    re-timed export (blocking); fewer, or none, an outage (a warning: `sensor_day_completeness` deals with it
+    downstream). A series with no accepted reference (a new station or parameter) has nothing to compare with.
+    """
+    if not warehouse.table_exists(con, "raw_accepted.sensor_readings"):
+        return "ok", "ok"
+    limits = thresholds(city)
+    counts = _frame(con, """
+        WITH reference AS (
+            SELECT _loaded_for FROM (
+                SELECT DISTINCT _loaded_for FROM raw_accepted.sensor_readings
+                WHERE city = $city AND _loaded_for < $partition AND length(_loaded_for) = length($partition)
+                ORDER BY _loaded_for DESC LIMIT $days)
+            UNION SELECT $partition),
+        usual AS (
+            SELECT sensor_id, parameter, max(n) AS usual FROM (
+                SELECT _loaded_for, sensor_id, parameter, count(*) AS n FROM raw_accepted.sensor_readings
+                WHERE city = $city AND _loaded_for IN (SELECT _loaded_for FROM reference)
+                  AND sensor_id IS NOT NULL AND parameter IS NOT NULL
+                GROUP BY ALL)
+            GROUP BY ALL),
+        delivered AS (
+            SELECT sensor_id, parameter, count(*) AS n FROM raw.sensor_readings
+            WHERE city = $city AND _loaded_for = $partition GROUP BY ALL)
+        SELECT sensor_id, parameter, usual, coalesce(d.n, 0) AS n
+        FROM usual LEFT JOIN delivered d USING (sensor_id, parameter) ORDER BY sensor_id, parameter""",
+                    {"city": city.name, "partition": partition, "days": USUAL_DAYS})
+    change = counts["n"] - counts["usual"]
+    beyond = (change.abs() > limits["max_station_shift"] * counts["usual"]) & (
+        change.abs() >= limits["min_station_shift"])
+    verdicts = []
+    for moved, direction in ((beyond & (change > 0), "above"), (beyond & (change < 0), "below")):
+        listed = [f"{r.sensor_id}/{r.parameter} {r.n} (usual {r.usual})" for r in counts[moved].itertuples()]
+        verdicts.append("ok" if not listed else
+                        f"{len(listed)} station series delivered more than {limits['max_station_shift']:.0%} "
+                        f"{direction} their usual readings: {_listing(listed)}")
+    return verdicts[0], verdicts[1]
 
 
 def facts_raw_sensors(con, city: City, partition: str) -> dict:
@@ -267,7 +403,17 @@ def checks_raw_sensors(facts: dict) -> list[Check]:
                      "as a different number", column="parameter_unit", value_set=facts["units"], mostly=mostly),
             blocking("physical_range", "ExpectColumnValuesToBeInSet", "values within each parameter's physical "
                      "range; many outside means a unit or sensor-network fault", column="in_range",
-                     value_set=[True], mostly=mostly)]
+                     value_set=[True], mostly=mostly),
+            blocking("station_surge", "ExpectColumnValuesToBeInSet", "no station delivers more than "
+                     f"{facts['max_station_shift']:.0%} (and at least {facts['min_station_shift']} readings) above "
+                     f"its usual readings of a parameter (the most in one day of the last {USUAL_DAYS} accepted days "
+                     "and of this day's accepted delivery): a duplicated or re-timed export", column="station_surge",
+                     value_set=["ok"]),
+            warning("station_drop", "ExpectColumnValuesToBeInSet", "stations delivering more than "
+                    f"{facts['max_station_shift']:.0%} (and at least {facts['min_station_shift']} readings) below "
+                    "their usual readings, or none, are named: an outage, which sensor_day_completeness handles "
+                    "downstream (a warning, so one dead station never blocks later days)", column="station_drop",
+                    value_set=["ok"])]
 
 
 # ---------------------------------------------------------------- staging: typed, cleaned, placed
@@ -589,14 +735,14 @@ SUITES = {suite.name: suite for suite in [
           facts_raw_persons, raw_table="raw.census_persons"),
     Suite("raw_services", "raw", "public-service records as delivered, one month", read_raw_services,
           checks_raw_services, facts_raw_services, raw_table="raw.service_records"),
-    Suite("raw_sensors", "raw", "sensor readings as delivered, one month", read_raw_sensors, checks_raw_sensors,
-          facts_raw_sensors, raw_table="raw.sensor_readings"),
+    Suite("raw_sensors", "raw", "sensor readings as delivered, one data interval (a day)", read_raw_sensors,
+          checks_raw_sensors, facts_raw_sensors, raw_table="raw.sensor_readings"),
     Suite("staging_census", "staging", "typed, placed households and persons", read_staging_census,
           checks_staging_census, facts_staging_census),
     Suite("staging_service_records", "staging", "typed, placed public-service records, one month",
           read_staging_services, checks_staging_services, facts_staging_services),
-    Suite("staging_sensor_readings", "staging", "flagged sensor readings, one month", read_staging_sensors,
-          checks_staging_sensors, facts_staging_sensors),
+    Suite("staging_sensor_readings", "staging", "flagged sensor readings, one data interval (a day)",
+          read_staging_sensors, checks_staging_sensors, facts_staging_sensors),
     Suite("marts_indicator_values", "marts", "indicator values per area", read_marts_indicator_values,
           checks_marts_indicator_values, facts_marts_indicator_values),
     Suite("marts_index_scores", "marts", "composite index scores per area", read_marts_index_scores,

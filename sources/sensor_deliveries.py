@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from bienestar import warehouse
 from sources.files import SNIFF_CHARS, DeliveryError, delivery_format, detect_delimiter, file_sha256
 
 READING_FIELDS = ("sensor_id", "parameter", "unit", "observed_at", "value")
@@ -175,6 +176,45 @@ def partition_key(interval_start: object, interval_end: object) -> str:
     return f"{start.isoformat()}/{end.isoformat()}"
 
 
+def _referenced_archives(con) -> list[str]:
+    """The archives a load refers to: in raw.sensor_loads, or kept in raw_accepted.sensor_loads (the last accepted
+    delivery of an interval, which a rejected re-delivery gives back: `restore_accepted_loads`)."""
+    kept = " UNION SELECT archive FROM raw_accepted.sensor_loads" if warehouse.table_exists(
+        con, "raw_accepted.sensor_loads") else ""
+    return [row[0] for row in con.execute(f"SELECT archive FROM raw.sensor_loads{kept}").fetchall()]
+
+
+def keep_accepted_loads(con, keys: dict) -> None:
+    """An interval that passed its raw gate (`bienestar.warehouse.keep_accepted`): its load records are kept in
+    raw_accepted.sensor_loads, and with them their archives (a later load deletes only archives no load refers to)."""
+    warehouse.copy_partition(con, "raw.sensor_loads", "raw_accepted.sensor_loads", keys)
+
+
+def restore_accepted_loads(con, keys: dict) -> int:
+    """An interval whose delivery its raw gate rejected (`bienestar.warehouse.restore_accepted`): raw.sensor_loads
+    gets the accepted load records back (none yet, or an archive gone: the interval is emptied) and the view
+    raw.sensor_readings follows. Returns the readings restored."""
+    clause = " AND ".join(f'"{k}" = ?' for k in keys)
+    params = list(keys.values())
+    accepted = []
+    if warehouse.table_exists(con, "raw_accepted.sensor_loads"):
+        accepted = [load for load, archive in con.execute(
+            f"SELECT load_id, archive FROM raw_accepted.sensor_loads WHERE {clause}", params).fetchall()
+            if Path(archive).exists()]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM raw.sensor_loads WHERE {clause}", params)
+        if accepted:
+            con.execute(f"INSERT INTO raw.sensor_loads BY NAME SELECT * FROM raw_accepted.sensor_loads "
+                        f"WHERE {clause} AND load_id IN ({', '.join('?' * len(accepted))})", params + accepted)
+        _create_readings_view(con)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(con.execute(f"SELECT count(*) FROM raw.sensor_readings WHERE {clause}", params).fetchone()[0])
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -281,7 +321,7 @@ def land_readings(
             con.execute("INSERT INTO raw.sensor_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [load, city, source, delivery or path.name, sha256, key, start, end, str(archive), count])
             _create_readings_view(con)
-            archives = [row[0] for row in con.execute("SELECT DISTINCT archive FROM raw.sensor_loads").fetchall()]
+            archives = _referenced_archives(con)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

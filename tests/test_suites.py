@@ -55,10 +55,33 @@ def test_raw_census_one_bad_row_is_left_to_quarantine():
     assert failures("raw_census", frame, {**RAW_FACTS, "previous_rows": 100}) == set()
 
 
+def raw_records(n=4):
+    return pd.DataFrame({"family": ["health_visits", "police_reports"] * (n // 2),
+                         "record_id": [f"r{i}" for i in range(n)], "occurred_at": ["2024-06-03T10:00:00"] * n,
+                         "lon": ["-68.1"] * n, "lat": ["-16.5"] * n, "category": ["x"] * n,
+                         "occurred_at_time": pd.to_datetime(["2024-06-03 10:00"] * n), "lon_number": [-68.1] * n,
+                         "day_shift": ["ok"] * n})
+
+
+SERVICE_FACTS = {**FACTS, "required": ["record_id", "occurred_at", "lon", "lat", "category"], "previous_rows": 4,
+                 "families": ["health_visits", "police_reports"]}
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean", lambda f: f, set()),
+    ("a family missing", lambda f: f.assign(family="health_visits"), {"families"}),
+    ("a day emptied since the last accepted delivery", lambda f: f.assign(
+        day_shift="1 day(s) of service records differ ...: health_visits 2024-06-14 0 (expected 38)"), {"day_shift"}),
+])
+def test_raw_services(defect, change, expected):
+    assert failures("raw_services", change(raw_records()), SERVICE_FACTS) == expected, defect
+
+
 def raw_readings():
     return pd.DataFrame({"sensor_id": ["s1", "s1", "s2"], "parameter": ["pm25", "pm10", "noise"],
                          "unit": ["ug/m3", "ug/m3", "dBA"], "observed_at": ["t"] * 3, "value": ["10", "20", "60"],
-                         "parameter_unit": ["pm25:ug/m3", "pm10:ug/m3", "noise:dBA"], "in_range": [True] * 3})
+                         "parameter_unit": ["pm25:ug/m3", "pm10:ug/m3", "noise:dBA"], "in_range": [True] * 3,
+                         "station_surge": ["ok"] * 3, "station_drop": ["ok"] * 3})
 
 
 SENSOR_FACTS = {**FACTS, "required": ["sensor_id", "parameter", "unit", "observed_at", "value"],
@@ -69,9 +92,21 @@ SENSOR_FACTS = {**FACTS, "required": ["sensor_id", "parameter", "unit", "observe
     ("clean", lambda f: f, set()),
     ("unit changed", lambda f: f.assign(parameter_unit=["pm25:mg/m3", "pm10:mg/m3", "noise:dBA"]), {"units"}),
     ("out of physical range", lambda f: f.assign(in_range=[False, True, True]), {"physical_range"}),
+    ("a station's readings doubled", lambda f: f.assign(station_surge="1 station series ...: s1/pm25 48 (usual 24)"),
+     {"station_surge"}),
+    ("a station silent (a warning)", lambda f: f.assign(station_drop="1 station series ...: s3/no2 0 (usual 24)"),
+     {"station_drop"}),
 ])
 def test_raw_sensors(defect, change, expected):
     assert failures("raw_sensors", change(raw_readings()), SENSOR_FACTS) == expected, defect
+
+
+def test_distribution_checks_block_or_warn():
+    """A surge or a day's shift stops the batch; a station's drop is an outage, recorded and let through."""
+    severity = {c.key: c.severity for suite, facts in (("raw_sensors", SENSOR_FACTS), ("raw_services", SERVICE_FACTS))
+                for c in SUITES[suite].checks(facts)}
+    assert (severity["station_surge"], severity["station_drop"], severity["day_shift"]) == (
+        "blocking", "warning", "blocking")
 
 
 def staging_households():
