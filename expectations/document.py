@@ -39,6 +39,10 @@ MEANINGS = {
                      "reference is blocked (`raw_services.day_shift`): the same day of the accepted delivery for a "
                      "re-delivered month, the mean of the same weekday in the last accepted month before for a new one",
     "min_day_shift": "... and only when the day differs by at least this many records",
+    "day_shift_sigmas": "... and, for a new month (compared with the mean of the same weekday of the month "
+                        "before), only beyond this many standard errors of chance on the square-root scale "
+                        "(2(sqrt(count) - sqrt(mean)) against sqrt(1 + 1/weekdays)): an emptied day of 20 records "
+                        "blocks, a doubled one is within chance and passes",
     "max_station_shift": "a day of sensor readings with a station delivering more than this share above its usual "
                          "readings of a parameter (the most in a day over the last accepted days) is blocked "
                          "(`raw_sensors.station_surge`); as far below, or absent, is a warning (`station_drop`)",

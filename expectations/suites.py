@@ -45,6 +45,7 @@ DEFAULT_THRESHOLDS = {
     "max_day_shift": 0.5,           # a family's records on a day differing by more than this share from the same day
                                     # of the accepted month (a re-delivery) or the previous month's weekday mean
     "min_day_shift": 10,            # ... and by at least this many records, block the month
+    "day_shift_sigmas": 5,          # a new month's day must also lie this many standard errors from chance
     "max_station_shift": 0.5,       # a station's readings of a parameter on a day beyond this share of its usual
     "min_station_shift": 12,        # ... and by at least this many readings: more blocks (surge), fewer warns (drop)
 }
@@ -282,21 +283,34 @@ def day_shift(con, city: City, partition: str) -> str:
             return old.get((family, day), 0)
         basis = "the same days of the last accepted delivery of the month"
     else:
-        means = {}
-        for family in {f for f, _ in old}:
-            for weekday in range(7):
-                days = [d for d in _days_of(reference) if d.weekday() == weekday]
-                means[family, weekday] = sum(old.get((family, d), 0) for d in days) / len(days)
+        means, weekdays = {}, {}
+        for weekday in range(7):
+            weekdays[weekday] = [d for d in _days_of(reference) if d.weekday() == weekday]
+            for family in {f for f, _ in old}:
+                means[family, weekday] = sum(old.get((family, d), 0) for d in weekdays[weekday]) / len(
+                    weekdays[weekday])
 
         def expected(family: str, day: date) -> float:
             return means[family, day.weekday()]
         basis = f"the mean of the same weekday in {reference}, the last accepted month before"
+
+    def by_chance(count: int, usual: float, day: date) -> bool:
+        """A new month's day is a new count: chance moves it. On the square-root scale a Poisson count has a
+        standard error of 1/2 whatever its mean (Anscombe), and the reference mean of k weekdays adds 1/k of
+        it; within day_shift_sigmas of those is chance (an emptied day of 20 records is 9 away, a day of 63
+        where 34 were usual 4.2). A re-delivery repeats its days exactly: no room for chance."""
+        if reference == partition:
+            return False
+        noise = limits["day_shift_sigmas"] * math.sqrt(1 + 1 / len(weekdays[day.weekday()]))
+        return abs(2 * (math.sqrt(count) - math.sqrt(usual))) <= noise
+
     shifted = []
     for family in sorted({f for f, _ in old}):
         for day in _days_of(partition):
             count, usual = new.get((family, day), 0), expected(family, day)
             change = abs(count - usual)
-            if change > limits["max_day_shift"] * usual and change >= limits["min_day_shift"]:
+            if change > limits["max_day_shift"] * usual and change >= limits["min_day_shift"] \
+                    and not by_chance(count, usual, day):
                 shifted.append(f"{family} {day} {count} (expected {_number(usual)})")
     if not shifted:
         return "ok"
@@ -324,7 +338,8 @@ def checks_raw_services(facts: dict) -> list[Check]:
             blocking("day_shift", "ExpectColumnValuesToBeInSet", "each family's records of each day stay within "
                      f"{facts['max_day_shift']:.0%}, or move by fewer than {facts['min_day_shift']} records, from the "
                      "last accepted delivery: the same day of a re-delivered month, the same weekday's mean of the "
-                     "month before for a new one (a cut file, a lost or doubled day, shifted dates)",
+                     f"month before for a new one, beyond {facts['day_shift_sigmas']} standard errors of chance (a cut "
+                     "file, a lost or doubled day, shifted dates)",
                      column="day_shift", value_set=["ok"])]
 
 

@@ -21,12 +21,12 @@ CITY = load_city("la_paz_demo")
 
 
 def test_the_defaults_the_cases_below_are_worked_out_for():
-    assert {
-        k: DEFAULT_THRESHOLDS[k] for k in ("max_day_shift", "min_day_shift", "max_station_shift", "min_station_shift")
-    } == {"max_day_shift": 0.5, "min_day_shift": 10, "max_station_shift": 0.5, "min_station_shift": 12}
-    assert not {"max_day_shift", "min_day_shift", "max_station_shift", "min_station_shift"} & set(
-        CITY.config.get("quality") or {}
-    )
+    names = ("max_day_shift", "min_day_shift", "day_shift_sigmas", "max_station_shift", "min_station_shift")
+    assert {k: DEFAULT_THRESHOLDS[k] for k in names} == {
+        "max_day_shift": 0.5, "min_day_shift": 10, "day_shift_sigmas": 5, "max_station_shift": 0.5,
+        "min_station_shift": 12,
+    }
+    assert not set(names) & set(CITY.config.get("quality") or {})
 
 
 # ------------------------------------------------------------------------------------- services: records per day
@@ -135,13 +135,33 @@ def test_a_new_month_is_held_to_the_same_weekday_of_the_month_before(tmp_path):
     )
 
 
-@pytest.mark.parametrize(("count", "flagged"), [(19, False), (18, True), (56, False), (57, True)])
+@pytest.mark.parametrize(("count", "flagged"), [(12, False), (11, True), (79, False), (80, True)])
 def test_a_weekday_mean_at_and_past_its_limit(tmp_path, count, flagged):
-    """May 2024's four Mondays (6, 13, 20, 27) had 40, 40, 40 and 30 visits: a mean of 37.5, so a June Monday may
-    move by 18.75 (50%): 19 (-18.5) and 56 (+18.5) pass, 18 (-19.5) and 57 (+19.5) do not."""
+    """May 2024's four Mondays (6, 13, 20, 27) had 40, 40, 40 and 30 visits: a mean of 37.5. Chance allows a June
+    Monday 2 |sqrt(count) - sqrt(37.5)| <= 5 sqrt(1 + 1/4) = 5.590 (beyond 50%, 18.75, on both sides):
+    12 (-5.32) and 79 (+5.53) pass, 11 (-5.61) and 80 (+5.64) do not."""
     may = changed(month_of("2024-05", weekdays(40)), "2024-05-27", 30)
     out = records(tmp_path, {"2024-05": may}, changed(month_of("2024-06", weekdays(40)), "2024-06-03", count))
     assert out == "ok" if not flagged else out.endswith(f": health_visits 2024-06-03 {count} (expected 37.5)")
+
+
+@pytest.mark.parametrize(("count", "flagged"), [(50, False), (49, True), (163, False), (164, True)])
+def test_a_large_weekday_mean_is_held_to_the_share_below_and_to_chance_above(tmp_path, count, flagged):
+    """100 visits every weekday of May: 50% allows 50..150; chance (5.590 on the square-root scale) allows 52.1..
+    163.9; a day must be outside both: 49 (-51) is flagged, 50 (-50: at the share) is not; 163 (+5.535) passes,
+    164 (+5.612) does not."""
+    may = month_of("2024-05", weekdays(100))
+    out = records(tmp_path, {"2024-05": may}, changed(month_of("2024-06", weekdays(100)), "2024-06-03", count))
+    assert out == "ok" if not flagged else out.endswith(f": health_visits 2024-06-03 {count} (expected 100)")
+
+
+@pytest.mark.parametrize(("usual", "count", "flagged"), [(20, 0, True), (20, 40, False), (34, 63, False)])
+def test_chance_lets_a_noisy_day_pass_but_not_an_emptied_one(tmp_path, usual, count, flagged):
+    """An emptied day where 20 were usual is 2 sqrt(20) = 8.9 standard errors away; a doubled one 3.7, and a day
+    of 63 where 34 were usual (seen in the sample city's months) 4.2: within 5 sqrt(1 + 1/4) = 5.59."""
+    may = month_of("2024-05", weekdays(usual))
+    out = records(tmp_path, {"2024-05": may}, changed(month_of("2024-06", weekdays(usual)), "2024-06-03", count))
+    assert (out != "ok") == flagged, out
 
 
 def test_the_reference_is_the_same_month_when_accepted_else_the_latest_month_before(tmp_path):
@@ -195,6 +215,12 @@ def test_a_city_may_set_its_own_day_thresholds(tmp_path):
         "health_visits 2024-06-14 49 (expected 40)"
     )  # +9: beyond 20% (8) and 5 records
     assert records(tmp_path, {"2024-06": june}, changed(june, "2024-06-14", 48), city=strict) == "ok"  # +8: at 20%
+    # no room for chance: a new month held to the share alone (Monday mean 37.5, 50%: 18.75)
+    exact = dataclasses.replace(CITY, config={**CITY.config, "quality": {"day_shift_sigmas": 0}})
+    may = changed(month_of("2024-05", weekdays(40)), "2024-05-27", 30)
+    june = changed(month_of("2024-06", weekdays(40)), "2024-06-03", 18)
+    assert records(tmp_path, {"2024-05": may}, june, city=exact).endswith("2024-06-03 18 (expected 37.5)")
+    assert records(tmp_path, {"2024-05": may}, june) == "ok"  # the default: 2 |sqrt(18) - sqrt(37.5)| = 3.76
 
 
 # ------------------------------------------------------------------------------------- sensors: readings per station
