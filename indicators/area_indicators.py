@@ -96,8 +96,8 @@ def exact_values(rolled: pd.DataFrame, catalogue: pd.DataFrame, areas: pd.DataFr
     out["value"] = np.where(measured, out["numerator"] / out["denominator"].where(measured, 1) * out["multiplier"],
                             np.nan)
     notes = notes or {}
-    out["note"] = out["indicator_id"].map(notes).fillna("no one to measure: the denominator is zero").where(
-        ~measured)
+    why = out["indicator_id"].map(notes).astype(object)  # object: no notes at all is a column of NaN floats
+    out["note"] = why.fillna("no one to measure: the denominator is zero").where(~measured)
     out.loc[~measured, ["numerator", "denominator"]] = np.nan
     out["period"] = period
     columns = ["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator",

@@ -88,7 +88,8 @@ def indicator_change(values_a: pd.DataFrame, values_b: pd.DataFrame,
     change = out["value_to"] - out["value_from"]
     share = out["indicator_id"].map(dict(units or {})).eq("share").to_numpy()
     out["change"] = change.round(DECIMALS)
-    out["change_pp"] = np.where(share, (change * 100).round(DECIMALS), np.nan)
+    # points from the rounded change, to the same precision: a change of 0 is 0 points, never 1e-11
+    out["change_pp"] = np.where(share, (out["change"] * 100).round(DECIMALS - 2), np.nan)
     out = out.assign(period_from=period_from, period_to=period_to)
     return out[INDICATOR_CHANGE_COLUMNS].sort_values(["level", "indicator_id", "area_id"]).reset_index(drop=True)
 

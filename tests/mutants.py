@@ -141,15 +141,67 @@ def _env(copy_root: Path) -> dict[str, str]:
             "BIENESTAR_HOME": str(copy_root / "var")}
 
 
-def _pytest(copy_root: Path, args: list[str], timeout: float | None = None) -> int:
-    """pytest's exit code in `copy_root`; -1 when it ran past `timeout`."""
-    try:
-        done = subprocess.run([str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", FAST,
-                               "-o", "addopts=", *args], cwd=copy_root, env=_env(copy_root),
-                              capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return -1
-    return done.returncode
+# heavy libraries a test process imports: a mutant's tests run in a child forked from a server that imported them
+# once (Great Expectations alone takes 3-5 s to import), not in a new interpreter each time
+PRELOAD = ("numpy", "pandas", "duckdb", "shapely", "geopandas", "pyproj", "yaml", "matplotlib", "hypothesis",
+           "great_expectations", "great_expectations.expectations", "pytest")
+
+
+def serve() -> None:
+    """`--serve`: import PRELOAD, then for each job read from stdin ({"args": [...], "timeout": s}) fork a child
+    that runs pytest with those arguments (the project's own modules are imported fresh by the child, so it sees
+    the mutant on disk) and answer {"code": exit code, -1 past the timeout} on stdout."""
+    import contextlib
+    import importlib
+    import signal
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    for line in sys.stdin:
+        job = json.loads(line)
+        pid = os.fork()
+        if pid == 0:  # the child: pytest's output must not reach the answers on stdout
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            import pytest
+
+            os._exit(int(pytest.main(job["args"])))
+        deadline = time.monotonic() + job["timeout"]
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                code = -1
+                break
+            time.sleep(0.01)
+        print(json.dumps({"code": code}), flush=True)
+
+
+class Worker:
+    """One copy of the project and its fork server."""
+
+    def __init__(self, copy_root: Path):
+        self.root = copy_root
+        self.server = subprocess.Popen([str(PYTHON), str(copy_root / "tests" / "mutants.py"), "--serve"],
+                                       cwd=copy_root, env=_env(copy_root), stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True)
+
+    def pytest(self, args: list[str], timeout: float) -> int:
+        """pytest's exit code on the copy as it is on disk now; -1 past `timeout`."""
+        self.server.stdin.write(json.dumps({"args": ["-q", "-p", "no:cacheprovider", "-m", FAST, "-o", "addopts=",
+                                                     *args], "timeout": timeout}) + "\n")
+        self.server.stdin.flush()
+        return json.loads(self.server.stdout.readline())["code"]
+
+    def close(self) -> None:
+        self.server.stdin.close()
+        self.server.wait(timeout=60)
 
 
 # ------------------------------------------------------------------------------ which tests run which line
@@ -224,16 +276,16 @@ def measure_coverage(copies: list[Path]) -> Coverage:
 
 
 # ------------------------------------------------------------------------------ running the mutants
-def _try(copy_root: Path, mutant: Mutant, tests: list[str], limit: float, original: str) -> tuple[Mutant, str]:
-    """Run `tests` in `copy_root` with `mutant` in place of its module: (mutant, killed|survived|hung|error)."""
+def _try(worker: Worker, mutant: Mutant, tests: list[str], limit: float, original: str) -> tuple[Mutant, str]:
+    """Run `tests` on the worker's copy with `mutant` in place of its module: (mutant, killed|survived|hung|error)."""
     if not tests:
         return mutant, "not reached"
-    target = copy_root / mutant.module
+    target = worker.root / mutant.module
     target.write_text(mutated_source(mutant), encoding="utf-8")
     try:
-        code = _pytest(copy_root, ["-x", *tests], timeout=limit)
+        code = worker.pytest(["-x", *tests], timeout=limit)
         if code in (4, 5):  # a node id pytest cannot find again (an odd parameter id): the tests' whole files
-            code = _pytest(copy_root, ["-x", *sorted({t.split("::")[0] for t in tests})], timeout=limit * 2)
+            code = worker.pytest(["-x", *sorted({t.split("::")[0] for t in tests})], timeout=limit * 2)
         return mutant, {0: "survived", -1: "hung", 4: "error", 5: "error"}.get(code, "killed")
     finally:
         target.write_text(original, encoding="utf-8")
@@ -248,6 +300,7 @@ def run(module_list: list[str], workers: int = 2, progress: Path | None = None) 
         print("coverage of the fast tests ...", file=sys.stderr, flush=True)
         coverage = measure_coverage(copies)
         print(f"coverage measured in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        servers = [Worker(copy) for copy in copies]
         for module in module_list:
             found = mutants(module)
             original = (ROOT / module).read_text(encoding="utf-8")
@@ -259,14 +312,14 @@ def run(module_list: list[str], workers: int = 2, progress: Path | None = None) 
                 # each worker owns one copy: mutants are dealt to the copies in turn, one at a time per copy
                 for start in range(0, len(found), workers):
                     batch = range(start, min(start + workers, len(found)))
-                    outcomes += list(pool.map(_try, copies, [found[i] for i in batch], [chosen[i] for i in batch],
+                    outcomes += list(pool.map(_try, servers, [found[i] for i in batch], [chosen[i] for i in batch],
                                               [limits[i] for i in batch], [original] * len(batch)))
                     print(f"\r{module}: {len(outcomes)}/{len(found)} mutants", end="", file=sys.stderr, flush=True)
             # a run past its limit may only have been slowed by the machine: once more, alone, with twice the time
             for k, (mutant, verdict) in enumerate(outcomes):
                 if verdict == "hung":
                     i = found.index(mutant)
-                    outcomes[k] = _try(copies[0], mutant, chosen[i], limits[i] * 2, original)
+                    outcomes[k] = _try(servers[0], mutant, chosen[i], limits[i] * 2, original)
             print(file=sys.stderr)
             verdicts = [v for _, v in outcomes]
             killed = sum(v in ("killed", "hung") for v in verdicts)
@@ -279,6 +332,8 @@ def run(module_list: list[str], workers: int = 2, progress: Path | None = None) 
                               for m, v in outcomes if v in ("survived", "not reached", "error")]}
             if progress:  # each module's survivors as soon as it is done: the work list grows while others run
                 progress.write_text(json.dumps(results, indent=2) + "\n")
+        for worker in servers:
+            worker.close()
     return results
 
 
@@ -290,7 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants without running them")
     parser.add_argument("--workers", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a worker's fork server
     args = parser.parse_args(argv)
+    if args.serve:
+        serve()
+        return 0
     chosen = args.modules or MODULES
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:

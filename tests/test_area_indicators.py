@@ -169,3 +169,30 @@ def test_rates_use_their_multiplier_and_a_zero_denominator_measures_no_one():
 def test_census_shares_are_plain_fractions():
     counts = census_counts(households(), persons())
     assert set(counts["multiplier"]) == {1.0}
+
+
+@pytest.mark.parametrize(("wall", "floor", "roof", "inadequate"), [
+    ("brick", "cement", "calamina", False),
+    ("adobe_unplastered", "cement", "calamina", True),   # the walls alone
+    ("brick", "earth", "calamina", True),                # the floor alone
+    ("brick", "cement", "straw_cane_palm", True),        # the roof alone
+])
+def test_each_material_alone_makes_a_home_inadequate(wall, floor, roof, inadequate):
+    h = households().iloc[:1].assign(wall_material=wall, floor_material=floor, roof_material=roof)
+    assert value_of(census_counts(h, _one_area_persons([30])), "Z1", "inadequate_materials") == (
+        float(inadequate), 1.0)
+
+
+def test_population_counts_residents_and_homes_with_zero_for_an_empty_area():
+    from indicators.area_indicators import population
+
+    out = population(households(), persons(), ["Z1", "Z2", "Z3"]).set_index("area_id")
+    assert out.loc["Z1"].tolist() == [3, 3] and out.loc["Z2"].tolist() == [2, 1] and out.loc["Z3"].tolist() == [0, 0]
+
+
+def test_a_denominator_of_one_is_measured():
+    catalogue = pd.DataFrame({"indicator_id": ["x"], "min_denominator": [0]})
+    rolled = pd.DataFrame({"area_id": ["Z1"], "level": ["zona"], "indicator_id": ["x"], "numerator": [1.0],
+                           "denominator": [1.0], "multiplier": [1.0]})
+    out = exact_values(rolled, catalogue, AREAS, "2024").set_index(["area_id", "indicator_id"])
+    assert out.loc[("Z1", "x"), "value"] == 1.0

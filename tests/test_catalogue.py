@@ -37,3 +37,23 @@ def test_a_bad_entry_names_the_file_and_the_entry(tmp_path, entries, message):
     with pytest.raises(CatalogueError, match=message) as error:
         load_catalogue(path)
     assert str(path) in str(error.value)
+
+
+def test_the_default_minimum_denominator_is_20_and_an_entry_may_set_its_own(tmp_path):
+    path = write(tmp_path, [ENTRY, {**ENTRY, "id": "y", "min_denominator": 5}])
+    catalogue = load_catalogue(path)[0].set_index("indicator_id")
+    assert catalogue.loc["x", "min_denominator"] == 20 and catalogue.loc["y", "min_denominator"] == 5
+    assert load_catalogue(path, min_denominator=30)[0].set_index("indicator_id").loc["x", "min_denominator"] == 30
+
+
+def test_an_entry_without_an_id_is_named_by_its_position(tmp_path):
+    path = write(tmp_path, [ENTRY, {k: v for k, v in ENTRY.items() if k != "id"}])
+    with pytest.raises(CatalogueError, match="indicator 'entry #2': missing id"):
+        load_catalogue(path)
+
+
+def test_a_catalogue_without_relations_has_none(tmp_path):
+    from indicators.catalogue import load_relations
+
+    assert load_relations(write(tmp_path, [ENTRY])) == []
+    assert len(load_relations(CATALOGUE_PATH)) > 0

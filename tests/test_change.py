@@ -130,3 +130,15 @@ def test_change_periods_must_name_both_ends(tmp_path):
     city = City(name="tiny", folder=tmp_path, config={"changes": [{"period_from": "2012"}]})
     with pytest.raises(CityConfigError, match=r"changes\[0\]: give period_from and period_to"):
         change_periods(city)
+
+
+def test_float_noise_below_12_decimals_is_no_change():
+    """0.3 - 0.1 is 0.19999999999999998 in floating point, and 1.0000000000001 - 1.0 is 1e-13: changes are
+    rounded to 12 decimals, so the first reads 0.2 and the second 0 (no change), not noise."""
+    a = scores("2012", [("A", "wellbeing", 0.1, 1), ("B", "wellbeing", 1.0, 1)])
+    b = scores("2024", [("A", "wellbeing", 0.3, 1), ("B", "wellbeing", 1.0000000000001, 1)])
+    out = index_change(a, b).set_index("area_id")["score_change"]
+    assert out["A"] == 0.2 and out["B"] == 0.0
+    v = indicator_change(values("2012", [("A", "x", 1.0)]), values("2024", [("A", "x", 1.0000000000001)]),
+                         {"x": "share"})
+    assert v["change"].tolist() == [0.0] and v["change_pp"].tolist() == [0.0]

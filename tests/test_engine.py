@@ -107,3 +107,37 @@ def test_non_numeric_input_names_the_row():
     frame = pd.DataFrame({"area_id": ["A", "B"], "water": [1, "lots"], "crime": [1, 2]})
     with pytest.raises(SpecError, match=r"input row 2 \(area_id='B'\): 'water' is not a number: 'lots'"):
         compute_index(frame, SPEC)
+
+
+def test_a_repeated_unit_names_its_rows_one_based_at_most_five():
+    from indicators.engine import InputError
+
+    ids = ["A", "B", "A", "C", "A", "A", "A", "A"]  # rows 1, 3, 5, 6, 7, 8 repeat A
+    frame = pd.DataFrame({"area_id": ids, "water": range(8), "crime": range(8)})
+    with pytest.raises(InputError) as caught:
+        compute_index(frame, SPEC)
+    assert str(caught.value).startswith("input rows 1, 3, 5, 6, 7: area_id 'A' appears more than once")
+    assert caught.value.row == 3  # the first row that repeats an earlier one
+
+
+def test_a_value_outside_a_transforms_domain_names_its_row_one_based():
+    from indicators.engine import InputError
+
+    spec = {**SPEC, "indicators": [{"id": "water", "direction": 1, "transform": {"method": "log"}},
+                                   SPEC["indicators"][1]]}
+    frame = pd.DataFrame({"area_id": ["A", "B", "C"], "water": [10, 20, -5], "crime": [1, 2, 3]})
+    with pytest.raises(InputError, match=r"^input row 3 \(area_id='C'\): 'water': ") as caught:
+        compute_index(frame, spec)
+    assert caught.value.row == 3
+
+
+def test_mean_imputation_by_hand():
+    import numpy as np
+
+    from indicators.impute import impute_mean
+
+    x = np.array([[1.0, np.nan, np.nan], [np.nan, 4.0, np.nan], [3.0, np.nan, np.nan]])
+    filled = impute_mean(x)
+    # column 0: mean of 1 and 3 = 2; column 1: its one value, 4; column 2: nothing to fill from, stays missing
+    assert filled[:, 0].tolist() == [1.0, 2.0, 3.0] and filled[:, 1].tolist() == [4.0, 4.0, 4.0]
+    assert np.isnan(filled[:, 2]).all()

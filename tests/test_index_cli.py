@@ -1,6 +1,8 @@
-"""`bienestar index ...` through the installed console script: exit codes, messages, and outputs identical to
+"""`bienestar index ...` as the installed console script runs it: exit codes, messages, and outputs identical to
 the API's (written the same way)."""
 
+import contextlib
+import io
 import subprocess
 from pathlib import Path
 
@@ -18,7 +20,22 @@ DATA = EXAMPLES / "neighbourhoods.csv"
 
 
 def bienestar(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIENESTAR), "index", *args], capture_output=True, text=True, timeout=120)
+    """`bienestar index ...` in this process (bienestar.cli.main, as the console script calls it): exit code,
+    stdout and stderr."""
+    from bienestar.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["index", *args])
+        except SystemExit as exit_:  # argparse: --help, a usage error
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(["bienestar", "index", *args], code, out.getvalue(), err.getvalue())
+
+
+def test_the_console_script_runs_the_same_command():
+    done = subprocess.run([str(BIENESTAR), "index", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == bienestar("--help").stdout
 
 
 def test_help_explains_the_spec():
@@ -102,3 +119,43 @@ def test_input_errors_exit_2_naming_the_row(tmp_path):
     assert f"error: {SPEC}:11: indicator 'no_electricity': column 'no_electricity' not in the input" in done.stderr
     done = bienestar("compute", "--spec", str(SPEC), "--input", str(tmp_path / "absent.csv"), "--output", "-")
     assert done.returncode == 2 and "cannot read the input CSV" in done.stderr
+
+
+def test_per_run_tables_sit_next_to_the_output():
+    assert sibling(Path("/x/out.csv"), "runs") == Path("/x/out.runs.csv")
+    assert sibling(Path("/x/out.txt"), "runs") == Path("/x/out.txt.runs.csv")  # not a .csv: its whole name
+    assert sibling(Path("/x/out"), "ranks") == Path("/x/out.ranks.csv")
+
+
+def test_sensitivity_defaults_to_1000_runs_seed_0(tmp_path):
+    out = tmp_path / "s.csv"
+    done = bienestar("sensitivity", "--spec", str(SPEC), "--input", str(DATA), "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("wellbeing: 1000 runs (seed 0) over 10 units -> ")
+    assert sibling(out, "runs").read_text().count("\n") == 1001
+    assert not sibling(out, "ranks").exists()
+
+
+@pytest.mark.parametrize(("runs", "ok"), [("0", False), ("-1", False), ("1", True)])
+def test_sensitivity_needs_at_least_one_run(tmp_path, runs, ok):
+    done = bienestar("sensitivity", "--spec", str(SPEC), "--input", str(DATA), "--output", str(tmp_path / "s.csv"),
+                     "--runs", runs)
+    assert (done.returncode == 0) == ok, done.stderr
+    if not ok:
+        assert done.returncode == 2 and f"--runs must be >= 1, got {runs}" in done.stderr
+
+
+def test_compute_to_stdout_prints_only_the_table(tmp_path):
+    done = bienestar("compute", "--spec", str(SPEC), "--input", str(DATA), "--output", "-")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("area_id,") and len(lines) == 11  # the header and 10 units, no summary line
+
+
+def test_check_indents_the_tree_by_depth():
+    lines = bienestar("check", "--spec", str(SPEC)).stdout.splitlines()
+    tree = lines[1:]
+    assert tree[0] == "wellbeing [geometric]"  # the root, no weight, no indent
+    assert all(line.startswith("  ") for line in tree[1:])
+    depths = {line.strip().split()[0]: (len(line) - len(line.lstrip())) // 2 for line in tree}
+    assert depths["wellbeing"] == 0 and depths["services"] == 1 and depths["pm25_mean"] == 2
