@@ -6,6 +6,7 @@ overcrowding 1/8, water 1/16, sanitation 1/16, electricity 1/16, cooking fuel 1/
 
 import copy
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,8 @@ def test_area_counts_and_contributions_by_hand():
     assert pair("Z2", "af_ch_insurance") == (4, 5)
 
     contributions = af_contributions(counts, CONFIG).set_index(["area_id", "indicator_id"])
-    value = contributions["numerator"] / contributions["denominator"]
+    value = contributions["numerator"] / contributions["denominator"] * contributions["multiplier"]
+    assert (contributions["multiplier"] == 1.0).all()  # a share: published as numerator / denominator
     # Z1: attendance w·CH/M0 = (1/8 · 3/5)/0.2625 = 0.075/0.2625 = 2/7; water (1/16 · 3/5)/0.2625 = 1/7
     assert value["Z1", "af_contrib_attendance"] == pytest.approx(2 / 7)
     assert value["Z1", "af_contrib_housing_materials"] == pytest.approx(2 / 7)
@@ -226,3 +228,63 @@ def test_schooling_deprivation_is_below_six_years(years, deprived):
     persons = pd.DataFrame({"household_id": ["h1"], "age": pd.array([30], dtype="Int64"),
                             "years_schooling": pd.array([years], dtype="Int64")})
     assert bool(person_deprivation(persons, pd.Series(["h1"]), schooling)[0]) is deprived
+
+
+def condition_of(af, name):
+    return indicator(af, name)["any_of"][0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # a weight: a number or a fraction, positive
+    (lambda af: indicator(af, "water").update(weight=True), "'water': weight: expected a number or a fraction"),
+    (lambda af: indicator(af, "water").update(weight=[1]), "'water': weight: expected a number or a fraction"),
+    (lambda af: indicator(af, "water").update(weight="1/0"), "'water': weight: expected a number or a fraction"),
+    (lambda af: indicator(af, "water").update(weight=0), "'water': weight must be positive, got 0"),
+    # `per`: both fields numbers
+    (lambda af: condition_of(af, "overcrowding").update(per="floor_material"),
+     "per needs two number fields, got 'members' per 'floor_material'"),
+    (lambda af: condition_of(af, "overcrowding").update(per="rooms_unknown"),
+     "per needs two number fields, got 'members' per 'rooms_unknown'"),
+    (lambda af: indicator(af, "water")["any_of"][0].update(per="members"),
+     "per needs two number fields, got 'water_source' per 'members'"),
+    # `in`: a non-empty list, of a code or yes/no field
+    (lambda af: condition_of(af, "water").update({"in": []}), "`in` needs a list of answers"),
+    (lambda af: condition_of(af, "water").update({"in": "well"}), "`in` needs a list of answers"),
+    (lambda af: condition_of(af, "overcrowding").pop("above") and condition_of(af, "overcrowding").update(
+        {"in": [3]}), "`in` needs a list of answers of a code or yes/no field ('members')"),
+    # below/above: a number field and a number
+    (lambda af: condition_of(af, "overcrowding").update(above=True), "`above` needs a number field and a number"),
+    (lambda af: condition_of(af, "overcrowding").update(above="3"), "`above` needs a number field and a number"),
+    (lambda af: condition_of(af, "water").pop("in") and condition_of(af, "water").update(below=3),
+     "`below` needs a number field and a number, got 'water_source' below 3"),
+    (lambda af: condition_of(af, "overcrowding").update(per_min=True), "per_min must be a number, got True"),
+    (lambda af: condition_of(af, "overcrowding").update(per_min="1"), "per_min must be a number, got '1'"),
+    # person indicators: ages [from, to], numbers or null
+    (lambda af: indicator(af, "schooling")["persons"].update(ages=[10]), "persons.ages must be [from, to]"),
+    (lambda af: indicator(af, "schooling")["persons"].update(ages=[True, None]), "persons.ages must be [from, to]"),
+    (lambda af: indicator(af, "schooling")["persons"].update(ages="10+"), "persons.ages must be [from, to]"),
+    (lambda af: indicator(af, "schooling").update(persons=[10, None]), "persons.ages must be [from, to]"),
+    # household indicators need conditions; the section needs indicators
+    (lambda af: indicator(af, "water").update(any_of=[]), "'water': give any_of (household conditions)"),
+    (lambda af: indicator(af, "water").update(any_of={"field": "water_source"}), "'water': give any_of"),
+    (lambda af: af.update(indicators=[]), "alkire_foster.indicators must be a non-empty list"),
+    (lambda af: af.update(indicators={"id": "water"}), "alkire_foster.indicators must be a non-empty list"),
+])
+def test_every_config_rule_names_what_is_wrong(tmp_path, change, message):
+    path = write_config(tmp_path, change)
+    with pytest.raises(AFConfigError, match=re.escape(message)):
+        load_af_config(path)
+
+
+@pytest.mark.parametrize(("shift", "ok"), [(-2e-9, False), (-1e-10, True), (0, True), (1e-10, True), (2e-9, False)])
+def test_weights_must_sum_to_one_within_the_tolerance(tmp_path, shift, ok):
+    """cooking_fuel's 1/16 moved by `shift`: the weights sum to 1 + shift, accepted within TOLERANCE (1e-9)."""
+    from indicators.alkire_foster import TOLERANCE
+
+    assert TOLERANCE == 1e-9
+    path = write_config(tmp_path, lambda af: indicator(af, "cooking_fuel").update(weight=0.0625 + shift))
+    if ok:
+        assert load_af_config(path).weights["cooking_fuel"] == pytest.approx(0.0625 + shift, abs=0)
+    else:
+        with pytest.raises(AFConfigError, match="weights sum to"):
+            load_af_config(path)
