@@ -7,8 +7,10 @@
 A mutant is the module with one change of the kind a tired programmer makes: a comparison's boundary (`<` for
 `<=`, `>` for `>=`, and back), a negated equality (`==` for `!=`), `and` for `or`, `+` for `-`, `*` for `/`,
 or a number one larger (0 becomes 1). Each mutant is written into a private copy of the project and the fast
-tests (everything but `e2e` and `scheduler`) that execute its line run against it: the mutant is *killed* when a
-test fails (or the run hangs: twice the time limit), *survives* when every test passes. A mutant on a line no
+tests (everything but `e2e` and `scheduler`) that execute its line run against it, the fastest first, until they
+add up to BUDGET seconds: the mutant is *killed* when a test fails (or the run hangs: twice the time limit),
+*survives* when every test passes (a slower test executing the line might still have killed it: the figure errs
+low, never high). A mutant on a line no
 fast test executes survives without running. The killed share is the figure docs/testing.md reports; every
 survivor is printed with its line, so a missing test can be written (or the mutant shown to be equivalent).
 
@@ -52,6 +54,7 @@ SWAPS = {
 }
 STARTUP = 20  # seconds allowed for pytest to start and collect, on top of the selected tests' own time
 SLOWER = 4    # a mutant's tests may take this many times their time without the mutant before it counts as hung
+BUDGET = 10   # seconds of test time per mutant: the fastest tests executing its line, until they add up to this
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Mutant:
     line: int
     statement: int    # first line of the statement holding it: the line coverage records
     change: str
+    text: str = ""    # the source line, stripped: how tests/mutants_equivalent.txt names it
 
 
 def _skipped(tree: ast.Module) -> set[int]:
@@ -110,10 +114,31 @@ def _sites(tree: ast.Module) -> list[tuple[ast.AST, int | None, str]]:
 
 
 def mutants(module: str) -> list[Mutant]:
-    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    source = (ROOT / module).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
     owner = _statements(tree)
-    return [Mutant(module, i, getattr(node, "lineno", 0), owner[id(node)], change)
+    return [Mutant(module, i, getattr(node, "lineno", 0), owner[id(node)], change,
+                   lines[node.lineno - 1].strip() if getattr(node, "lineno", 0) else "")
             for i, (node, _, change) in enumerate(_sites(tree))]
+
+
+EQUIVALENT_FILE = ROOT / "tests" / "mutants_equivalent.txt"
+
+
+def equivalent() -> dict[tuple[str, str, str], str]:
+    """Mutants reviewed as equivalent (they change nothing a caller can observe), each with the reason:
+    `module | change | source line | why` per line of tests/mutants_equivalent.txt. They are not run and are
+    reported apart; a line that no longer matches a mutant is reported as stale."""
+    found = {}
+    for number, line in enumerate(EQUIVALENT_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [part.strip() for part in line.split(" | ")]
+        if len(parts) != 4 or not parts[3]:
+            raise SystemExit(f"{EQUIVALENT_FILE.name}:{number}: expected `module | change | source line | why`")
+        found[tuple(parts[:3])] = parts[3]
+    return found
 
 
 def mutated_source(mutant: Mutant) -> str:
@@ -219,7 +244,14 @@ class Coverage:
             return []
         if chosen == {""}:
             chosen = set().union(*lines.values()) - {""}
-        return sorted(chosen - {""}, key=lambda t: (self.seconds.get(t, 0), t))
+        ordered = sorted(chosen - {""}, key=lambda t: (self.seconds.get(t, 0), t))
+        picked, spent = [], 0.0
+        for test in ordered:  # the fastest first, up to BUDGET seconds of their own time
+            if picked and spent + self.seconds.get(test, 0) > BUDGET:
+                break
+            picked.append(test)
+            spent += self.seconds.get(test, 0)
+        return picked
 
 
 def _node_id(case: ET.Element) -> str:
@@ -301,8 +333,11 @@ def run(module_list: list[str], workers: int = 2, progress: Path | None = None) 
         coverage = measure_coverage(copies)
         print(f"coverage measured in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         servers = [Worker(copy) for copy in copies]
+        reviewed = equivalent()
         for module in module_list:
-            found = mutants(module)
+            every = mutants(module)
+            found = [m for m in every if (m.module, m.change, m.text) not in reviewed]
+            matched = {(m.module, m.change, m.text) for m in every}
             original = (ROOT / module).read_text(encoding="utf-8")
             started = time.monotonic()
             chosen = [coverage.select(m) for m in found]
@@ -324,7 +359,9 @@ def run(module_list: list[str], workers: int = 2, progress: Path | None = None) 
             verdicts = [v for _, v in outcomes]
             killed = sum(v in ("killed", "hung") for v in verdicts)
             results[module] = {
-                "mutants": len(found), "killed": killed, "hung": verdicts.count("hung"),
+                "mutants": len(every), "equivalent": len(every) - len(found),
+                "stale": [" | ".join(key) for key in reviewed if key[0] == module and key not in matched],
+                "killed": killed, "hung": verdicts.count("hung"),
                 "not_reached": verdicts.count("not reached"), "errors": verdicts.count("error"),
                 "seconds": round(time.monotonic() - started),
                 "survivors": [f"line {m.line}: {m.change}" + (" (no fast test runs this line)"
@@ -357,22 +394,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for module in chosen:
             for m in mutants(module):
-                print(f"{module}:{m.line}: {m.change}")
+                print(f"{module}:{m.line}: {m.change} | {m.text}")
         return 0
     results = run(chosen, args.workers, args.json)
-    total = sum(r["mutants"] for r in results.values())
-    killed = sum(r["killed"] for r in results.values())
-    print(f"{'module':<36} {'mutants':>8} {'killed':>8} {'share':>7} {'unreached':>10} {'seconds':>8}")
-    for module, r in results.items():
-        print(f"{module:<36} {r['mutants']:>8} {r['killed']:>8} {r['killed'] / max(r['mutants'], 1):>7.0%} "
-              f"{r['not_reached']:>10} {r['seconds']:>8}")
-    print(f"{'all':<36} {total:>8} {killed:>8} {killed / max(total, 1):>7.0%}")
+    report(results)
+    if args.json:
+        total, killed, same = (sum(r[k] for r in results.values()) for k in ("mutants", "killed", "equivalent"))
+        args.json.write_text(json.dumps({"total": total, "equivalent": same, "killed": killed,
+                                         "modules": results}, indent=2) + "\n")
+    return 0
+
+
+def report(results: dict) -> None:
+    """The table (killed share of all mutants, and of those not reviewed as equivalent) and the survivors."""
+    print(f"{'module':<36} {'mutants':>8} {'equiv.':>7} {'killed':>7} {'of all':>7} {'of rest':>8} {'unreached':>10}")
+    for module, r in [*results.items(), ("all", {k: sum(r[k] for r in results.values())
+                                                 for k in ("mutants", "equivalent", "killed", "not_reached")})]:
+        rest = r["mutants"] - r["equivalent"]
+        print(f"{module:<36} {r['mutants']:>8} {r['equivalent']:>7} {r['killed']:>7} "
+              f"{r['killed'] / max(r['mutants'], 1):>7.0%} {r['killed'] / max(rest, 1):>8.0%} {r['not_reached']:>10}")
     for module, r in results.items():
         for survivor in r["survivors"]:
             print(f"survived: {module} {survivor}")
-    if args.json:
-        args.json.write_text(json.dumps({"total": total, "killed": killed, "modules": results}, indent=2) + "\n")
-    return 0
+        for stale in r["stale"]:
+            print(f"stale equivalent entry (no such mutant now): {stale}")
 
 
 if __name__ == "__main__":

@@ -408,3 +408,12 @@ def test_input_errors_name_the_spec_line_or_the_row():
     with pytest.raises(InputError, match=r"input row 2 \(area_id='B'\): 'crime': log needs values > 0, found 0\.0; "
                                          r"use log1p .* \(spec\.yaml:8: indicator 'crime'\)"):
         compute_index(good.assign(crime=[1, 0, 3]), logged)
+
+
+@pytest.mark.parametrize("method", ["geometric", "harmonic", "arithmetic"])
+def test_a_zero_weight_removes_a_child_even_at_zero_without_a_floor(method):
+    """A child of weight 0 neither counts for the score nor spoils it: its 0 under a geometric or harmonic mean
+    with no floor (log 0 = -inf, 1/0 = inf) must not turn the score into NaN (-inf x 0)."""
+    children = np.array([[0.5, 0.0], [0.25, 0.0]])
+    out = aggregate_scores(children, np.array([1.0, 0.0]), method, floor=0.0)
+    assert out == pytest.approx([0.5, 0.25])
