@@ -3,16 +3,28 @@
 The snapshot is written to a temporary file next to `published/<city>/current.duckdb`, validated (suite
 `published_snapshot`), and only then moved into place with an atomic rename, so readers see the old snapshot or
 the new one, never a half-built one, and a failed run leaves the last published file untouched.
+
+It is written in DuckDB's storage format of version SNAPSHOT_STORAGE, which every DuckDB since 1.0 reads (the
+CLI planners install, BI tools and QGIS plugins built on DuckDB 1.x), not in the newest format of the DuckDB the
+pipeline runs. Every publication is also kept as `published/<city>/<published at>.duckdb` (UTC, e.g.
+`2026-12-07T02-50-12Z.duckdb`), the newest `publication.keep` of them (city.yaml, default 30).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bienestar import settings, warehouse
-from cities import City
+from cities import City, CityConfigError
+
+SNAPSHOT_STORAGE = "v1.0.0"  # DuckDB storage version 64: readable by DuckDB 1.0 and every later version
+DEFAULT_KEEP = 30            # publications kept per city (city.yaml: publication.keep)
+STAMP = "%Y-%m-%dT%H-%M-%SZ"
+STAMPED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?\.duckdb")
 
 MARTS_TABLES = {
     "areas": "Areas of every level with their parent, population and polygon (EPSG:4326 WKT).",
@@ -41,17 +53,28 @@ LATEST_VALIDATIONS = """
 """
 
 
-def publish_snapshot(city: City, run_id: str | None = None) -> Path:
-    """Copy `marts` to a new file, validate it, then atomically replace `published/<city>/current.duckdb`."""
+def keep(city: City) -> int:
+    """How many publications of the city are kept (`publication.keep`, a whole number >= 1)."""
+    value = (city.config.get("publication") or {}).get("keep", DEFAULT_KEEP)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CityConfigError(f"{city.name}: publication.keep must be a whole number >= 1 (publications kept), "
+                              f"got {value!r}")
+    return value
+
+
+def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None = None) -> Path:
+    """Copy `marts` to a new file, validate it, then atomically replace `published/<city>/current.duckdb`; keep
+    it as `<published at>.duckdb` too and drop publications beyond `publication.keep`."""
     from expectations.gate import run_gate
 
+    kept = keep(city)
     published = settings.paths().published_for(city.name)
     published.mkdir(parents=True, exist_ok=True)
     fresh = published / ".incoming.duckdb"
     fresh.unlink(missing_ok=True)
     with warehouse.session(city) as con:
         con.execute("CHECKPOINT")
-        con.execute(f"ATTACH '{fresh}' AS snapshot")
+        con.execute(f"ATTACH '{fresh}' AS snapshot (STORAGE_VERSION '{SNAPSHOT_STORAGE}')")
         try:
             con.execute("CREATE SCHEMA snapshot.marts")
             for table, comment in MARTS_TABLES.items():
@@ -69,11 +92,25 @@ def publish_snapshot(city: City, run_id: str | None = None) -> Path:
         fresh.unlink(missing_ok=True)
         raise
     current = settings.paths().current_snapshot_for(city.name)
-    vintage_copy = published / f"{city.vintage}.duckdb"
-    shutil.copyfile(fresh, vintage_copy.with_suffix(".tmp"))
-    os.replace(vintage_copy.with_suffix(".tmp"), vintage_copy)
+    stamp = (now or datetime.now(UTC)).strftime(STAMP)
+    history = published / f"{stamp}.duckdb"
+    for n in range(1, 1000):  # two publications within a second: the second gets -1, ...
+        if not history.exists():
+            break
+        history = published / f"{stamp}-{n}.duckdb"
+    shutil.copyfile(fresh, published / ".history.tmp")
+    os.replace(published / ".history.tmp", history)
     os.replace(fresh, current)
+    for old in publications(city)[:-kept]:
+        old.unlink()
     return current
+
+
+def publications(city: City) -> list[Path]:
+    """The kept publications of a city, oldest first."""
+    published = settings.paths().published_for(city.name)
+    found = [p for p in published.glob("*.duckdb") if STAMPED.fullmatch(p.name)] if published.is_dir() else []
+    return sorted(found, key=lambda p: (p.name[:20], int(p.stem[21:] or 0)))
 
 
 def build_city_report(city: City) -> Path:

@@ -5,7 +5,7 @@
     landing/<city>/<source>/   files as delivered
     warehouse/<city>.duckdb    the city's working database (one writer at a time, so one file per city: cities
                                never queue on each other's writer)
-    published/<city>/          read-only snapshots for readers (`current.duckdb`, `<vintage>.duckdb`)
+    published/<city>/          read-only snapshots for readers (`current.duckdb`, `<published at>.duckdb`)
     reports/<city>/            the HTML report
     quality/<city>/            validation results (GX Data Docs)
     airflow/                   AIRFLOW_HOME for local runs (metadata DB, logs, `bienestar airflow` PID files)

@@ -24,7 +24,7 @@ def publish_dag(city):
     )
     def publish_report():
         @task(pool=writer_pool(city), doc_md="Copy `marts` to a new DuckDB file, gate it (`published_snapshot`), "
-              "and swap it in as `published/<city>/current.duckdb` (plus the `<vintage>.duckdb` copy).")
+              "and swap it in as `published/<city>/current.duckdb` (kept as `<published at>.duckdb` too).")
         def publish_snapshot(run_id=None):
             from bienestar.publish import publish_snapshot
 

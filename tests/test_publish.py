@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bienestar import settings, warehouse
-from bienestar.publish import publish_snapshot
+from bienestar.publish import publications, publish_snapshot
 from cities import load_city
 from expectations.gate import GateFailed
 
@@ -62,7 +62,8 @@ def test_a_valid_snapshot_replaces_current_with_every_marts_table_and_the_qualit
     assert set(tables) == {"indicator_catalogue", "indicator_values", "data_quality"}
     assert tables["indicator_values"].startswith("One value per area")
     assert not (home / "published" / CITY.name / ".incoming.duckdb").exists()
-    assert (home / "published" / CITY.name / f"{CITY.vintage}.duckdb").exists()
+    [kept] = publications(CITY)  # and kept under its publication time
+    assert kept.read_bytes() == current.read_bytes()
     with warehouse.session(CITY) as con:
         runs = con.execute("SELECT DISTINCT run_id FROM audit.validation_results "
                            "WHERE suite = 'published_snapshot'").fetchall()
@@ -86,13 +87,12 @@ def test_change_tables_are_published_when_the_marts_hold_them(home):
 def test_a_snapshot_failing_its_gate_leaves_the_published_files_untouched(home, cells, check):
     write_marts(GOOD)
     current = publish_snapshot(CITY, "run-1")
-    vintage = home / "published" / CITY.name / f"{CITY.vintage}.duckdb"
-    before = current.read_bytes(), vintage.read_bytes()
+    before = current.read_bytes(), [p.read_bytes() for p in publications(CITY)]
 
     write_marts(cells)
     with pytest.raises(GateFailed, match=check):
         publish_snapshot(CITY, "run-2")
-    assert (current.read_bytes(), vintage.read_bytes()) == before
+    assert (current.read_bytes(), [p.read_bytes() for p in publications(CITY)]) == before
     assert published("indicator_values")["numerator"].tolist()[:2] == [10, 20]
     assert not (home / "published" / CITY.name / ".incoming.duckdb").exists()
 
@@ -101,3 +101,53 @@ def test_cells_at_the_thresholds_are_published(home):
     write_marts([("Z1", 5, 20, None), ("Z2", 15, 20, None)])  # 5 cases and 5 without; a denominator of 20
     publish_snapshot(CITY, "run-1")
     assert published("indicator_values")["numerator"].tolist() == [5, 15]
+
+
+@pytest.mark.parametrize(("keep", "kept"), [(1, 1), (2, 2), (3, 3)])
+def test_every_publication_is_kept_under_its_time_up_to_the_citys_limit(home, keep, kept):
+    """Three publications, one of them within the same second as another: `publication.keep` of them stay,
+    the newest, and current.duckdb is the last."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    city = dataclasses.replace(CITY, config={**CITY.config, "publication": {"keep": keep}})
+    times = [datetime(2026, 12, 7, 2, 50, 12, tzinfo=UTC), datetime(2026, 12, 7, 2, 50, 12, tzinfo=UTC),
+             datetime(2026, 12, 8, 9, 0, 0, tzinfo=UTC)]
+    for n, now in enumerate(times):
+        write_marts([("Z1", 10 + n, 40, None), ("Z2", 20, 40, None)])
+        current = publish_snapshot(city, f"run-{n}", now=now)
+    names = ["2026-12-07T02-50-12Z.duckdb", "2026-12-07T02-50-12Z-1.duckdb", "2026-12-08T09-00-00Z.duckdb"]
+    assert [p.name for p in publications(city)] == names[-kept:]
+    assert publications(city)[-1].read_bytes() == current.read_bytes()
+    assert published("indicator_values")["numerator"].tolist()[0] == 12
+
+
+@pytest.mark.parametrize("keep", [0, -1, 1.5, True, "30"])
+def test_publication_keep_must_be_a_whole_number_of_at_least_one(home, keep):
+    import dataclasses
+
+    from cities import CityConfigError
+
+    city = dataclasses.replace(CITY, config={**CITY.config, "publication": {"keep": keep}})
+    write_marts(GOOD)
+    with pytest.raises(CityConfigError, match="publication.keep must be a whole number >= 1"):
+        publish_snapshot(city)
+    assert not (home / "published" / CITY.name / "current.duckdb").exists()
+
+
+def test_the_snapshot_opens_in_the_duckdb_1x_cli_planners_install(home):
+    """duckdb-cli 1.5.6 (the package index's DuckDB CLI) reads storage versions 64 to 68 only."""
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+
+    cli = Path(importlib.util.find_spec("duckdb_cli").origin).parent / "duckdb"
+    write_marts(GOOD)
+    current = publish_snapshot(CITY)
+    done = subprocess.run([str(cli), "-readonly", "-csv", str(current), "-c",
+                           "SELECT count(*) AS n, sum(numerator) AS s FROM marts.indicator_values"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["n,s", "3,30.0"]
+    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert version.startswith("v1.5.6")
