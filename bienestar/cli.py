@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from bienestar import settings
 from indicators.index_cli import add_index_commands
@@ -60,7 +61,7 @@ def cmd_run(args) -> int:
     print(f"\nDone in {time.monotonic() - started:.0f} s.")
     print(f"  report:    {paths.reports_for(city.name) / 'index.html'}")
     snapshot = paths.current_snapshot_for(city.name)
-    print(f"  database:  {snapshot}  (open read-only: duckdb -readonly {snapshot})")
+    print(f"  database:  {snapshot}  (query it: bienestar sql \"SELECT ...\", or bienestar shell)")
     print(f"  quarantine: bienestar quarantine --city {city.name}")
     return 0
 
@@ -115,14 +116,67 @@ def cmd_report(args) -> int:
     """Rebuild the report from the current published snapshot."""
     from bienestar.publish import build_city_report
 
+    _snapshot(args)
+    print(build_city_report(_city(args)))
+    return 0
+
+
+def _snapshot(args) -> Path:
+    """The city's current published snapshot, or a message saying how to make one."""
     city = _city(args)
     snapshot = settings.paths().current_snapshot_for(city.name)
     if not snapshot.exists():
-        print(f"bienestar report: no published snapshot at {snapshot}: run the pipeline first (bienestar run "
-              f"--city {city.name}, or make demo)", file=sys.stderr)
-        return 2
-    print(build_city_report(city))
+        raise FileNotFoundError(f"no published snapshot at {snapshot}: run the pipeline first (bienestar run "
+                                f"--city {city.name}, or make demo)")
+    return snapshot
+
+
+def cmd_sql(args) -> int:
+    """One query on the current published snapshot, opened read-only: a table, CSV or JSON on stdout."""
+    import duckdb
+
+    snapshot = _snapshot(args)
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        try:
+            frame = con.execute(args.query).df()
+        except duckdb.Error as exc:  # the planner's SQL: say what DuckDB says, and where the tables are
+            first = str(exc).splitlines()[0]
+            print(f"bienestar sql: {first} (the snapshot is read-only; tables are marts.*: "
+                  f"bienestar sql \"SHOW ALL TABLES\")", file=sys.stderr)
+            return 2
+    if args.format == "csv":
+        from sources.privacy import neutralise_formulas
+
+        neutralise_formulas(frame).to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", force_ascii=False) + "\n")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
+            print(frame.head(args.limit).to_string(index=False))
+        if len(frame) > args.limit:
+            print(f"... {len(frame) - args.limit} more row(s): --limit N, or --csv for all")
     return 0
+
+
+def cmd_shell(args) -> int:
+    """The DuckDB CLI on the current published snapshot, read-only."""
+    import importlib.util
+    import os
+    import shutil
+
+    snapshot = _snapshot(args)
+    spec = importlib.util.find_spec("duckdb_cli")
+    cli = Path(spec.origin).parent / "duckdb" if spec and spec.origin else None
+    cli = str(cli) if cli and cli.exists() else shutil.which("duckdb")
+    if not cli:
+        print("bienestar shell: no DuckDB CLI found: pip install duckdb-cli (or use bienestar sql \"...\")",
+              file=sys.stderr)
+        return 2
+    print(f"{snapshot} (read-only); tables: SHOW ALL TABLES; quit: .quit", flush=True)
+    os.execv(cli, [cli, "-readonly", str(snapshot)])
+    return 0  # not reached: the CLI replaces this process
 
 
 def cmd_airflow(args) -> int:
@@ -194,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=positive(int), default=200, help="rows to print (default 200)")
     q.add_argument("--format", choices=["table", "csv"], default="table")
     add("report", cmd_report, "rebuild the HTML report from published/<city>/current.duckdb")
+    sql = add("sql", cmd_sql, "run one SQL query on published/<city>/current.duckdb (read-only): the marts "
+                              "schema of docs/marts.md")
+    sql.add_argument("query", help='e.g. "SELECT * FROM marts.index_scores WHERE rank <= 5"')
+    shape = sql.add_mutually_exclusive_group()
+    shape.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV on stdout")
+    shape.add_argument("--json", dest="format", action="store_const", const="json",
+                       help="a JSON array of rows on stdout")
+    sql.add_argument("--limit", type=positive(int), default=100, help="rows of the table to print (default 100)")
+    sql.set_defaults(format="table")
+    add("shell", cmd_shell, "open the DuckDB CLI on published/<city>/current.duckdb, read-only")
     a = sub.add_parser("airflow", help="run the pipeline under a real Airflow: init, start, stop, status",
                        description=AIRFLOW_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                        parents=[debug])

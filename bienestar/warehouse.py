@@ -8,6 +8,9 @@ partition (delete-then-insert in one transaction), so running a task twice gives
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,8 @@ import pandas as pd
 
 from bienestar import settings
 from cities import City
+
+log = logging.getLogger(__name__)
 
 SCHEMAS = ("raw", "raw_accepted", "raw_rejected", "staging", "marts", "audit")
 
@@ -67,13 +72,47 @@ def database_of(target: City | Path) -> Path:
     return target if isinstance(target, Path) else settings.paths().warehouse_for(target.name)
 
 
-def connect(target: City | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a city's working database (or the DuckDB file `target`), created with its schemas on first use."""
+LOCK_WAIT = 120.0  # seconds a task waits for another process's lock on the working database before failing
+LOCKED_BY = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+class DatabaseLocked(RuntimeError):
+    """The working database stayed locked by another process for longer than the task may wait."""
+
+
+def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting (up to `wait` seconds, logging the holder) while another process holds the file's
+    lock: a planner's read-only open of the working database between two tasks must not fail a run."""
+    deadline, pause, said = time.monotonic() + wait, 0.05, None
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = LOCKED_BY.search(str(exc))
+            if not holder:
+                raise
+            who = f"PID {holder.group(2)} ({holder.group(1)})"
+            if time.monotonic() + pause > deadline:
+                raise DatabaseLocked(
+                    f"{path} is locked by {who} and stayed locked for {wait:.0f} s: the working database is the "
+                    f"pipeline's alone (readers use published/<city>/current.duckdb); stop that process and rerun "
+                    f"the task") from None
+            if who != said:
+                log.warning("%s is locked by %s: waiting up to %.0f s (readers belong on published/)", path, who,
+                            deadline - time.monotonic())
+                said = who
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def connect(target: City | Path, *, read_only: bool = False, wait: float = LOCK_WAIT) -> duckdb.DuckDBPyConnection:
+    """Open a city's working database (or the DuckDB file `target`), created with its schemas on first use;
+    while another process holds its lock, wait up to `wait` seconds (DatabaseLocked after that)."""
     path = database_of(target)
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        return _open(path, True, wait)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open(path, False, wait)
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(AUDIT_DDL)
