@@ -18,7 +18,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bienestar import settings, warehouse
+from bienestar import contract, settings, views, warehouse
 from cities import City, CityConfigError
 
 SNAPSHOT_STORAGE = "v1.0.0"  # DuckDB storage version 64: readable by DuckDB 1.0 and every later version
@@ -26,27 +26,9 @@ DEFAULT_KEEP = 30            # publications kept per city (city.yaml: publicatio
 STAMP = "%Y-%m-%dT%H-%M-%SZ"
 STAMPED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?\.duckdb")
 
-MARTS_TABLES = {
-    "areas": "Areas of every level with their parent, population and polygon (EPSG:4326 WKT).",
-    "indicator_catalogue": "What every indicator means: definition, unit, direction, source, dimension.",
-    "dimensions": "The dimensions of the well-being index, in display order.",
-    "indicator_values": "One value per area, indicator and period, with numerator and denominator; small counts "
-                        "suppressed.",
-    "index_scores": "Composite index and dimension scores (0-100, higher is better), ranks and quintiles per area.",
-    "index_weights": "Each index node's children and their weights (rescaled to sum to 1).",
-    "index_uncertainty": "Each area's rank band: nominal, median, 5th and 95th percentile rank over the index "
-                         "spec's uncertainty alternatives (Monte Carlo).",
-    "index_runs": "The spec, its hash and the engine version behind each index's scores.",
-    "index_change": "Change of every area's index and dimension scores and ranks between two periods "
-                    "(rank_change > 0: moved up).",
-    "indicator_change": "Change of every area's indicator values between two periods (change_pp: percentage "
-                        "points, shares only).",
-    "data_quality": "The latest result of every data-quality check behind this snapshot (failed warnings included).",
-}
-
 LATEST_VALIDATIONS = """
-    SELECT city, stage, suite, "partition", check_key, expectation, "column", severity, success, observed_value,
-           unexpected_count, examples, why
+    SELECT city, stage, suite, "partition" AS period, check_key, expectation, "column" AS column_name, severity,
+           success, observed_value, unexpected_count, examples, why
     FROM audit.validation_results
     WHERE suite <> 'published_snapshot'
     QUALIFY sequence = max(sequence) OVER (PARTITION BY city, suite, "partition")
@@ -77,13 +59,10 @@ def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None
         con.execute(f"ATTACH '{fresh}' AS snapshot (STORAGE_VERSION '{SNAPSHOT_STORAGE}')")
         try:
             con.execute("CREATE SCHEMA snapshot.marts")
-            for table, comment in MARTS_TABLES.items():
-                if table != "data_quality" and not warehouse.table_exists(con, f"marts.{table}"):
-                    continue  # e.g. no city has two vintages yet: no change tables
-                source = f"({LATEST_VALIDATIONS})" if table == "data_quality" else f"marts.{table}"
-                con.execute(f"CREATE TABLE snapshot.marts.{table} AS SELECT * FROM {source} ORDER BY ALL")
-                quoted = comment.replace("'", "''")
-                con.execute(f"COMMENT ON TABLE snapshot.marts.{table} IS '{quoted}'")
+            _copy_marts(con)
+            _write_lineage(con, city, run_id or "manual", now or datetime.now(UTC))
+            views.create_views(con)
+            contract.apply_comments(con)
         finally:
             con.execute("DETACH snapshot")
     try:
@@ -92,7 +71,7 @@ def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None
         fresh.unlink(missing_ok=True)
         raise
     current = settings.paths().current_snapshot_for(city.name)
-    stamp = (now or datetime.now(UTC)).strftime(STAMP)
+    stamp = _published_at(fresh).strftime(STAMP)
     history = published / f"{stamp}.duckdb"
     for n in range(1, 1000):  # two publications within a second: the second gets -1, ...
         if not history.exists():
@@ -104,6 +83,99 @@ def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None
     for old in publications(city)[:-kept]:
         old.unlink()
     return current
+
+
+def _copy_marts(con) -> None:
+    """Every table of the contract from the working database's marts, its columns in the contract's order."""
+    for name, table in contract.TABLES.items():
+        if not table.built:
+            continue
+        if not warehouse.table_exists(con, f"marts.{name}"):
+            if table.optional:
+                continue  # e.g. a city with one census year: no change tables
+            raise contract.ContractError(f"marts.{name} is missing: run build_indicators before publishing")
+        present = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = "
+                                             "current_database() AND schema_name = 'marts' AND table_name = ? "
+                                             "ORDER BY column_index", [name]).fetchall()]
+        columns = contract.select_list(name, present)
+        con.execute(f"CREATE TABLE snapshot.marts.{name} AS SELECT {columns} FROM marts.{name} ORDER BY ALL")
+    columns = ", ".join(contract.TABLES["data_quality"].columns)
+    con.execute(f"CREATE TABLE snapshot.marts.data_quality AS SELECT {columns} FROM ({LATEST_VALIDATIONS}) "
+                "ORDER BY ALL")
+
+
+def _write_lineage(con, city: City, run_id: str, now: datetime) -> None:
+    """marts.publication (when, which run and code, which spec), marts.sources (every delivery behind the raw
+    data: file, sha256, period, rows, received) and marts.schema_version."""
+    import pandas as pd
+
+    from indicators.engine import load_spec
+
+    publication = pd.DataFrame([{
+        "city": city.name, "published_at": now.astimezone(UTC).replace(tzinfo=None), "run_id": run_id,
+        "project_version": _project_version(), "git_commit": _git_commit(), "schema_version": contract.SCHEMA_VERSION,
+        "spec_sha256": load_spec(city.index_spec_path).sha256()}])
+    sources = _sources(con, city)
+    columns = sum(len(t.columns) for t in contract.TABLES.values())
+    version = pd.DataFrame([{"version": contract.SCHEMA_VERSION, "published_columns": columns}])
+    for name, frame in (("publication", publication), ("sources", sources), ("schema_version", version)):
+        con.register("_lineage", frame)
+        try:
+            con.execute(f"CREATE TABLE snapshot.marts.{name} AS SELECT {contract.select_list(name, list(frame))} "
+                        "FROM _lineage ORDER BY ALL")
+        finally:
+            con.unregister("_lineage")
+
+
+def _sources(con, city: City):
+    """One row per delivery in raw (the last accepted of each period: what the marts were built from)."""
+    import pandas as pd
+
+    from sources.files import file_sha256
+
+    tables = [r[0] for r in con.execute(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'raw' AND column_name = '_sha256' ORDER BY 1").fetchall()]
+    parts = [con.execute(f"""SELECT city, _source AS source, _delivery AS delivery, _sha256 AS sha256,
+                                    _loaded_for AS period, count(*) AS rows
+                             FROM raw.{table} WHERE city = ? GROUP BY ALL""", [city.name]).df() for table in tables]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["city", "source", "delivery", "sha256", "period", "rows"])
+    roots = [settings.paths().landing_for(city.name), city.folder]
+    received = []
+    for delivery, sha in zip(frame["delivery"], frame["sha256"], strict=True):
+        path = next((root / str(delivery) for root in roots if (root / str(delivery)).is_file()), None)
+        same = path is not None and file_sha256(path) == sha
+        received.append(datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None) if same else None)
+    return frame.assign(received_at=pd.Series(received, dtype="datetime64[us]"))
+
+
+def _project_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bienestar")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _git_commit() -> str | None:
+    """The checkout's commit, when the code runs from a git checkout (None in an installed package)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(settings.PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _published_at(snapshot: Path) -> datetime:
+    import duckdb
+
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return con.execute("SELECT published_at FROM marts.publication").fetchone()[0].replace(tzinfo=UTC)
 
 
 def publications(city: City) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,18 @@ class City:
         """Every census year the city delivers, oldest first (the latest is `vintage`)."""
         earlier = self.config["census"].get("earlier_vintages") or []
         return sorted({*map(str, earlier), self.vintage})
+
+    def census_day(self, vintage: str) -> date | None:
+        """The day a census year's counts describe (`census.days` in city.yaml), None when not given."""
+        days = {str(k): v for k, v in (self.config["census"].get("days") or {}).items()}
+        text = days.get(vintage)
+        if text is None:
+            return None
+        try:
+            return date.fromisoformat(str(text))
+        except ValueError:
+            raise CityConfigError(f"{self.folder / 'city.yaml'}: census.days.{vintage}: {text!r} is not a date "
+                                  "(YYYY-MM-DD)") from None
 
     def census_file(self, part: str, vintage: str) -> str:
         """Where a census part (`households`, `persons`) of a census year is delivered, relative to landing/."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
+
 import pandas as pd
 
 from bienestar import warehouse
@@ -66,7 +69,8 @@ def build_indicator_values(city: City) -> dict[str, int]:
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
-        warehouse.replace_partition(con, "marts.dimensions", dimensions.assign(position=range(len(dimensions))), key)
+        ordered = dimensions.assign(display_order=range(len(dimensions)))
+        warehouse.replace_partition(con, "marts.dimensions", ordered, key)
     return {"areas": len(marts_areas), "indicator_values": counts, "suppressed": withheld}
 
 
@@ -108,8 +112,28 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
     reasons = disclosure.protect(exact, catalogue, areas.set_index("area_id")["parent_id"], residents, rules,
                                  relations)
     values = with_margins(publish_values(exact, reasons), rolled, counts, parents, catalogue)
+    values = values.merge(time_covered(catalogue, city.census_day(vintage), records, readings), on="indicator_id",
+                          how="left")
     exact = exact[["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator"]]
     return exact, values, pop
+
+
+def time_covered(catalogue: pd.DataFrame, census_day: date | None, records: pd.DataFrame,
+                 readings: pd.DataFrame) -> pd.DataFrame:
+    """Per indicator, the first and last day its values of a census year cover (period_start, period_end): the
+    census day for census indicators, the months of service records and the days of sensor readings delivered
+    for that year; None where the source delivered nothing for it."""
+    spans: dict[str, tuple[date | None, date | None]] = {"census": (census_day, census_day)}
+    if not records.empty:
+        months = sorted(records["month"].unique())
+        first, last = date.fromisoformat(f"{months[0]}-01"), date.fromisoformat(f"{months[-1]}-01")
+        spans["services"] = (first, date(last.year, last.month, calendar.monthrange(last.year, last.month)[1]))
+    if not readings.empty:
+        days = sorted(readings["partition"].unique())
+        spans["sensors"] = (date.fromisoformat(days[0]), date.fromisoformat(days[-1]))
+    start, end = zip(*(spans.get(source, (None, None)) for source in catalogue["source"]), strict=True)
+    return pd.DataFrame({"indicator_id": catalogue["indicator_id"], "period_start": pd.Series(start, dtype=object),
+                         "period_end": pd.Series(end, dtype=object)})
 
 
 def _residents(areas: pd.DataFrame, pop: pd.DataFrame) -> pd.Series:

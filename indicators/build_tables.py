@@ -8,7 +8,7 @@ Reads staging.areas and staging.area_indicator_values (transforms/census_tables.
                                  2024 census: the tables hold no 2012 population); a parent's is the sum of its
                                  members', NULL unless every member has one
     marts.indicator_catalogue    the city's catalogue (`census.indicators`), units as stored (`percent` -> `share`)
-    marts.dimensions             its dimensions, `position` in file order
+    marts.dimensions             its dimensions, `display_order` in file order
     marts.indicator_values       per period, one row per area and catalogue indicator (see below)
     marts.index_scores, marts.index_weights, marts.index_runs   per period, the city's index spec on every level
 
@@ -67,7 +67,7 @@ def table_catalogue(city: City) -> tuple[pd.DataFrame, pd.DataFrame]:
     catalogue, dimensions = load_catalogue(path, min_denominator=disclosure.Rules.of(city).min_denominator)
     catalogue["unit"] = catalogue["unit"].replace(STORED_UNITS)
     catalogue["min_denominator"] = catalogue["min_denominator"].astype("int64")
-    return catalogue, dimensions.assign(position=range(len(dimensions)))
+    return catalogue, dimensions.assign(display_order=range(len(dimensions)))
 
 
 def weight_period(staged: pd.DataFrame, period: str) -> str | None:
@@ -257,6 +257,10 @@ def build_table_marts(city: City) -> dict:
         for period in periods:
             values = indicator_values(areas, staged, catalogue, period)
             scores = score_levels(values, spec, period)
+            day = city.census_day(period)  # the tables describe the census day; no margins: published rates
+            values = values.assign(period_start=pd.Series([day] * len(values), dtype=object),
+                                   period_end=pd.Series([day] * len(values), dtype=object),
+                                   moe_low=np.nan, moe_high=np.nan)
             warehouse.replace_partition(con, "marts.indicator_values", values, {**key, "period": period})
             index_key = {**key, "index_id": spec.id, "period": period}
             warehouse.replace_partition(con, "marts.index_scores", scores, index_key)

@@ -14,6 +14,16 @@ REQUIRED = ("id", "name_es", "name_en", "definition", "dimension", "unit", "dire
             "denominator", "source")
 
 
+# What time a value covers, by source (an entry may say it itself with `time_basis:`): the dates are each value's
+# period_start and period_end in marts.indicator_values.
+TIME_BASIS = {
+    "census": "the census day",
+    "services": "the months of records delivered for the census year (period_start to period_end): a rate per "
+                "month, not per year",
+    "sensors": "the days of readings delivered for the census year (period_start to period_end), not a year",
+}
+
+
 class CatalogueError(ValueError):
     """A catalogue entry that cannot be used; the message names the file and the entry."""
 
@@ -51,6 +61,7 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
                 raise CatalogueError(f"{where}: {flag} must be true or false, got {entry[flag]!r}")
         seen.add(name)
         rows.append({**{k: entry[k] for k in REQUIRED},
+                     "time_basis": entry.get("time_basis") or TIME_BASIS.get(entry["source"], TIME_BASIS["census"]),
                      "min_denominator": entry.get("min_denominator", min_denominator),
                      "sensitive": entry.get("sensitive", False), "weighted": entry.get("weighted", False),
                      "headline": entry.get("headline", False)})

@@ -156,7 +156,10 @@ def _dimension_order(con: duckdb.DuckDBPyConnection) -> str:
     columns = {row[0] for row in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'dimensions'"
     ).fetchall()}
-    return "position" if "position" in columns else "dimension_id"
+    for column in ("display_order", "position"):  # position: snapshots before schema version 2
+        if column in columns:
+            return column
+    return "dimension_id"
 
 
 def _read_snapshot(path: Path, index_id: str, period: str | None, city: str | None = None) -> Snapshot:
@@ -218,7 +221,7 @@ def _read_quality(con: duckdb.DuckDBPyConnection, where: str, params: list) -> l
     if not exists:
         return []
     frame = con.execute(
-        "SELECT suite, \"partition\", check_key, expectation, \"column\", severity, success, unexpected_count, "
+        "SELECT suite, period, check_key, expectation, column_name, severity, success, unexpected_count, "
         f"examples, why FROM marts.data_quality WHERE {where} ORDER BY success, severity, suite, check_key",
         list(params)).df()
     return frame.astype(object).where(frame.notna(), None).to_dict("records")

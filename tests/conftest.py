@@ -66,11 +66,25 @@ def complete_run(airflow_db) -> CompleteRun:
     return CompleteRun(_HOME, snapshot_tables(_HOME / "published" / city.name / "current.duckdb"), seconds, manifest)
 
 
+# What differs between two publications of the same deliveries by design: when and by which run they were
+# published, and when the files were received (a portal's files are fetched again by every run).
+PUBLICATION_EVENT = {"publication": None, "sources": ["received_at"]}
+
+
 def snapshot_tables(path: Path) -> dict:
-    """Every marts table of a published snapshot, rows sorted: two snapshots compare table by table."""
+    """Every marts table and view of a published snapshot, rows sorted, without what records the publication
+    event itself (PUBLICATION_EVENT): two snapshots of the same deliveries compare table by table."""
     import duckdb
 
     with duckdb.connect(str(path), read_only=True) as con:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
-                                            "ORDER BY 1").fetchall()]
-        return {t: con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").df() for t in tables}
+                                            "UNION ALL SELECT view_name FROM duckdb_views() "
+                                            "WHERE schema_name = 'marts' ORDER BY 1").fetchall()]
+        out = {}
+        for table in tables:
+            if table in PUBLICATION_EVENT and PUBLICATION_EVENT[table] is None:
+                continue
+            drop = PUBLICATION_EVENT.get(table) or []
+            columns = f"* EXCLUDE ({', '.join(drop)})" if drop else "*"
+            out[table] = con.execute(f"SELECT {columns} FROM marts.{table} ORDER BY ALL").df()
+        return out

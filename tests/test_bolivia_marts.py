@@ -122,8 +122,9 @@ def test_catalogue_and_dimensions_as_the_sample_city_gets_them(built):
     units = dict(zip(catalogue["indicator_id"], catalogue["unit"], strict=True))
     assert units["nbi"] == "share" and units["adolescent_parity"] == "children_per_woman"
     assert set(units.values()) == {"share", "children_per_woman"}  # percent is published as share
-    marts_dimensions = read(home, "SELECT * FROM marts.dimensions WHERE city = ? ORDER BY position", [CITY.name])
-    assert list(marts_dimensions.columns) == ["city", *dimensions.columns, "position"]
+    marts_dimensions = read(home, "SELECT * FROM marts.dimensions WHERE city = ? ORDER BY display_order",
+                            [CITY.name])
+    assert list(marts_dimensions.columns) == ["city", *dimensions.columns, "display_order"]
     assert marts_dimensions["dimension_id"].tolist() == ["health", "education", "services", "connectivity",
                                                          "employment", "identity", "poverty"]
 
@@ -133,7 +134,12 @@ def test_every_area_has_every_indicator_in_both_censuses(built):
     assert result["periods"] == list(PERIODS)
     values = read(home, "SELECT * FROM marts.indicator_values WHERE city = ?", [CITY.name])
     assert list(values.columns) == ["city", "area_id", "level", "indicator_id", "period", "value", "numerator",
-                                    "denominator", "suppressed", "suppression", "note"]
+                                    "denominator", "suppressed", "suppression", "note", "period_start", "period_end",
+                                    "moe_low", "moe_high"]
+    # the tables describe each census day (INE: 21 November 2012, 23 March 2024); published rates: no margins
+    days = values.groupby("period")[["period_start", "period_end"]].agg(lambda s: {str(d)[:10] for d in s})
+    assert days.loc["2012"].tolist() == [{"2012-11-21"}] * 2 and days.loc["2024"].tolist() == [{"2024-03-23"}] * 2
+    assert values[["moe_low", "moe_high"]].isna().all().all()
     per_period = values.groupby("period").size().to_dict()
     assert per_period == {"2012": 352 * 18, "2024": 352 * 18} == result["indicator_values"]
     municipal = values[values["level"] == "municipio"]

@@ -18,7 +18,8 @@ from sources.privacy import pseudonymise
 pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
 
 MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
-         "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change"]
+         "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change", "change_basis",
+         "schema_version"]  # and publication, sources: the publication event (conftest.PUBLICATION_EVENT)
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +110,11 @@ def test_change_between_the_two_censuses(pipeline_run, city):
 
 
 def test_published_snapshot_holds_aggregates_only(pipeline_run):
+    from bienestar.views import VIEWS
+
     tables = read("SELECT table_schema, table_name FROM information_schema.tables")
     assert set(tables["table_schema"]) == {"marts"}
-    assert set(tables["table_name"]) == set(MARTS)
+    assert set(tables["table_name"]) == {*MARTS, "publication", "sources", *VIEWS}
     # suppressed cells publish nothing; published cells rest on at least the minimum denominator
     bad = read("SELECT count(*) AS n FROM marts.indicator_values v JOIN marts.indicator_catalogue c "
                "USING (city, indicator_id) WHERE (v.suppressed AND (v.value IS NOT NULL OR v.numerator IS NOT NULL)) "
@@ -235,7 +238,13 @@ def test_second_run_gives_identical_marts(pipeline_run, city):
     run_pipeline(city, only=lambda step: step.name != "ingest_sensors" or step.label in rerun)
     for table, frame in before.items():
         pd.testing.assert_frame_equal(read(f"SELECT * FROM marts.{table} ORDER BY ALL"), frame, obj=table)
-    assert sorted(p.name for p in settings.paths().published_for("la_paz_demo").iterdir()) == snapshot_listing
+    # the same files, plus the rerun's own publication kept under its time
+    from bienestar.publish import STAMPED
+
+    listing = sorted(p.name for p in settings.paths().published_for("la_paz_demo").iterdir())
+    assert [n for n in listing if not STAMPED.fullmatch(n)] == [n for n in snapshot_listing if not STAMPED.fullmatch(n)]
+    assert len([n for n in listing if STAMPED.fullmatch(n)]) == len(
+        [n for n in snapshot_listing if STAMPED.fullmatch(n)]) + 1
     working = settings.paths().warehouse_for(city.name)
     quarantine = read("SELECT count(*) AS n FROM audit.quarantine", path=working)["n"].iloc[0]
     assert quarantine == len(read("SELECT DISTINCT * FROM audit.quarantine", path=working))
@@ -279,3 +288,31 @@ def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, 
     skipped = message.split("not run because of it: ")[1].splitlines()[0]
     assert set(skipped.split(", ")) == {"gate_raw_census", "build_staging_census", "gate_staging_census"}
     assert (paths.current_snapshot_for(city.name).read_bytes(), report.read_bytes()) == published
+
+
+def test_the_snapshot_keeps_the_published_contract_and_its_docs(pipeline_run):
+    """The snapshot's tables, columns and types are those recorded for this schema version (a column removed,
+    renamed or retyped needs a new version and fixture), and docs/marts.md is what the snapshot says of itself."""
+    from bienestar import contract
+
+    snapshot = settings.paths().current_snapshot_for("la_paz_demo")
+    recorded = json.loads((settings.PROJECT_ROOT / "tests" / "fixtures" / "marts_schema.json").read_text())
+    assert contract.published_schema(snapshot) == recorded[str(contract.SCHEMA_VERSION)]
+    docs = (settings.PROJECT_ROOT / "docs" / "marts.md").read_text(encoding="utf-8")
+    assert docs == contract.documentation(snapshot), (
+        "docs/marts.md is out of date: .venv/bin/python -m bienestar.contract docs "
+        "var/published/la_paz_demo/current.duckdb > docs/marts.md")
+
+
+def test_lineage_lists_every_delivery_behind_the_snapshot(pipeline_run, city):
+    publication = read("SELECT * FROM marts.publication")
+    assert len(publication) == 1 and publication["schema_version"].iloc[0] == 2
+    sources = read("SELECT source, period, count(*) AS files, sum(rows) AS rows FROM marts.sources GROUP BY ALL")
+    by_source = sources.groupby("source")["files"].sum()
+    assert by_source["census/households.csv"] == 2 and by_source["census/persons.csv"] == 2  # 2012 and 2024
+    sensor_days = sources[sources["source"].str.startswith("sensors")]
+    assert sensor_days["period"].nunique() == 30
+    values = read("SELECT period_start, period_end FROM marts.indicator_values WHERE indicator_id = 'pm25_mean' "
+                  "AND period = ? LIMIT 1", [city.vintage])
+    assert str(values["period_start"].iloc[0])[:10] == "2024-06-01" and str(values["period_end"].iloc[0])[:10] == (
+        "2024-06-30")

@@ -5,7 +5,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bienestar import settings, warehouse
+from bienestar import contract, settings, warehouse
 from bienestar.publish import publications, publish_snapshot
 from cities import load_city
 from expectations.gate import GateFailed
@@ -19,25 +19,45 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
+TYPES = {"depth": "BIGINT", "population": "BIGINT", "direction": "BIGINT", "min_denominator": "BIGINT",
+         "display_order": "BIGINT", "rank": "BIGINT", "quantile": "BIGINT", "suppressed_inputs": "BIGINT",
+         "rank_from": "BIGINT", "rank_to": "BIGINT", "rank_change": "BIGINT", "nominal_rank": "BIGINT",
+         "suppressed": "BOOLEAN", "sensitive": "BOOLEAN", "weighted": "BOOLEAN", "headline": "BOOLEAN",
+         "period_start": "DATE", "period_end": "DATE"}
+NUMBERS = {"value", "numerator", "denominator", "moe_low", "moe_high", "score", "weight", "scale_factor",
+           "score_from", "score_to", "score_change", "median_rank", "p05_rank", "p95_rank", "value_from", "value_to",
+           "change", "change_pp"}
+
+
+def create(con, table: str) -> None:
+    """An empty marts table with the contract's columns (bienestar/contract.py)."""
+    columns = ", ".join(f'"{c}" {TYPES.get(c, "DOUBLE" if c in NUMBERS else "VARCHAR")}'
+                        for c in contract.TABLES[table].columns)
+    con.execute(f"CREATE OR REPLACE TABLE marts.{table} ({columns})")
+
+
 def write_marts(cells: list[tuple], change: bool = False) -> None:
-    """marts.indicator_catalogue and marts.indicator_values (cells: area, numerator, denominator, suppression) in
-    the city's working database; `change`: a marts.index_change table too."""
+    """Every marts table the contract requires, empty but for marts.indicator_catalogue (one share) and
+    marts.indicator_values (cells: area, numerator, denominator, suppression), in the city's working database;
+    `change`: a marts.index_change table with one row too."""
     with warehouse.session(CITY) as con:
-        con.execute("CREATE OR REPLACE TABLE marts.indicator_catalogue (city VARCHAR, indicator_id VARCHAR, "
-                    "unit VARCHAR, min_denominator INTEGER, sensitive BOOLEAN, weighted BOOLEAN)")
-        con.execute("INSERT INTO marts.indicator_catalogue VALUES (?, 'share', 'share', 20, false, false)",
-                    [CITY.name])
-        con.execute("CREATE OR REPLACE TABLE marts.indicator_values (city VARCHAR, area_id VARCHAR, "
-                    "indicator_id VARCHAR, period VARCHAR, level VARCHAR, value DOUBLE, numerator DOUBLE, "
-                    "denominator DOUBLE, suppressed BOOLEAN, suppression VARCHAR)")
+        for name, table in contract.TABLES.items():
+            if table.built and not table.optional:
+                create(con, name)
+        con.execute("INSERT INTO marts.indicator_catalogue (city, indicator_id, unit, min_denominator, sensitive, "
+                    "weighted) VALUES (?, 'share', 'share', 20, false, false)", [CITY.name])
         for area, num, den, reason in cells:
             value = None if reason else num / den
-            con.execute("INSERT INTO marts.indicator_values VALUES (?, ?, 'share', '2024', 'zona', ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO marts.indicator_values (city, area_id, indicator_id, period, level, value, "
+                        "numerator, denominator, suppressed, suppression) "
+                        "VALUES (?, ?, 'share', '2024', 'zona', ?, ?, ?, ?, ?)",
                         [CITY.name, area, value, None if reason else num, None if reason else den,
                          reason is not None, reason])
         con.execute("DROP TABLE IF EXISTS marts.index_change")
         if change:
-            con.execute("CREATE TABLE marts.index_change AS SELECT 'Z1' AS area_id, 1.5 AS change")
+            create(con, "index_change")
+            con.execute("INSERT INTO marts.index_change (city, area_id, score_change) VALUES (?, 'Z1', 1.5)",
+                        [CITY.name])
 
 
 def published(table: str) -> pd.DataFrame:
@@ -58,8 +78,9 @@ def test_a_valid_snapshot_replaces_current_with_every_marts_table_and_the_qualit
     with duckdb.connect(str(current), read_only=True) as con:
         tables = {r[0]: r[1] for r in con.execute(
             "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
-    # a table the marts do not hold (no second vintage: no change tables) is left out; data_quality never is
-    assert set(tables) == {"indicator_catalogue", "indicator_values", "data_quality"}
+    # a table the marts do not hold (no second vintage: no change tables) is left out; data_quality and the
+    # lineage never are
+    assert set(tables) == {n for n, t in contract.TABLES.items() if not t.optional}
     assert tables["indicator_values"].startswith("One value per area")
     assert not (home / "published" / CITY.name / ".incoming.duckdb").exists()
     [kept] = publications(CITY)  # and kept under its publication time
@@ -151,3 +172,80 @@ def test_the_snapshot_opens_in_the_duckdb_1x_cli_planners_install(home):
     assert done.stdout.split() == ["n,s", "3,30.0"]
     version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, timeout=60).stdout
     assert version.startswith("v1.5.6")
+
+
+def test_every_published_table_and_column_says_what_it_means(home):
+    write_marts(GOOD, change=True)
+    current = publish_snapshot(CITY)
+    with duckdb.connect(str(current), read_only=True) as con:
+        columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() "
+                              "WHERE schema_name = 'marts' ORDER BY table_name, column_index").fetchall()
+        version = con.execute("SELECT version, published_columns FROM marts.schema_version").fetchall()
+    assert columns and all(comment for _, _, comment in columns)
+    published_columns = {}
+    for table, column, _ in columns:
+        published_columns.setdefault(table, []).append(column)
+    from bienestar.views import VIEWS
+
+    assert set(published_columns) - set(contract.TABLES) == set(VIEWS) - {"v_indicator_change"}  # no change here
+    for table, columns_ in published_columns.items():
+        if table in contract.TABLES:
+            assert columns_ == list(contract.TABLES[table].columns), table  # the contract's order
+    assert version == [(contract.SCHEMA_VERSION, sum(len(t.columns) for t in contract.TABLES.values()))]
+
+
+def test_a_marts_table_that_differs_from_the_contract_is_not_published(home):
+    write_marts(GOOD)
+    with warehouse.session(CITY) as con:
+        con.execute("ALTER TABLE marts.indicator_values DROP COLUMN moe_high")
+    with pytest.raises(contract.ContractError, match=r"marts.indicator_values does not match the published "
+                                                     r"contract .*missing moe_high"):
+        publish_snapshot(CITY)
+    assert not (home / "published" / CITY.name / "current.duckdb").exists()
+    with warehouse.session(CITY) as con:  # a column the contract does not name stays in the working database
+        con.execute("ALTER TABLE marts.indicator_values ADD COLUMN moe_high DOUBLE")
+        con.execute("ALTER TABLE marts.indicator_values ADD COLUMN scratch VARCHAR")
+    publish_snapshot(CITY)
+    assert "scratch" not in published("indicator_values").columns
+
+
+def test_lineage_names_the_run_the_code_the_spec_and_every_delivery(home):
+    import subprocess
+    from datetime import UTC, datetime
+
+    from indicators.engine import load_spec
+    from sources.files import file_sha256
+
+    landing = home / "landing" / CITY.name / "census"
+    landing.mkdir(parents=True)
+    kept, replaced = landing / "households.csv", landing / "persons.csv"
+    kept.write_text("household_id\n1\n2\n")
+    replaced.write_text("person_id\n1\n")
+    rows = [("census/households.csv", "census/households.csv", file_sha256(kept), "2024"),
+            ("census/persons.csv", "census/persons.csv", file_sha256(replaced), "2024")]
+    replaced.write_text("person_id\n1\n2\n")  # changed since it was loaded: its received time is unknown
+    with warehouse.session(CITY) as con:
+        con.execute("CREATE TABLE raw.census_households (city VARCHAR, _source VARCHAR, _delivery VARCHAR, "
+                    "_sha256 VARCHAR, _loaded_for VARCHAR)")
+        for source, delivery, sha, period in rows:
+            con.execute("INSERT INTO raw.census_households VALUES (?, ?, ?, ?, ?)",
+                        [CITY.name, source, delivery, sha, period])
+        con.execute("INSERT INTO raw.census_households VALUES (?, ?, ?, ?, ?)", [CITY.name, *rows[0]])
+    write_marts(GOOD)
+    now = datetime(2026, 12, 7, 3, 0, 0, tzinfo=UTC)
+    publish_snapshot(CITY, "scheduled__2026-12-07", now=now)
+
+    [publication] = published("publication").to_dict("records")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert publication["published_at"] == pd.Timestamp("2026-12-07 03:00:00")
+    assert publication["run_id"] == "scheduled__2026-12-07" and publication["git_commit"] == (head or None)
+    assert publication["schema_version"] == contract.SCHEMA_VERSION
+    assert publication["spec_sha256"] == load_spec(CITY.index_spec_path).sha256()
+    assert [p.name for p in publications(CITY)] == ["2026-12-07T03-00-00Z.duckdb"]
+
+    sources = published("sources").set_index("delivery")
+    assert sources.loc["census/households.csv", "rows"] == 2 and sources.loc["census/persons.csv", "rows"] == 1
+    assert sources.loc["census/households.csv", "received_at"] == pd.Timestamp(
+        datetime.fromtimestamp(kept.stat().st_mtime, UTC).replace(tzinfo=None))
+    assert pd.isna(sources.loc["census/persons.csv", "received_at"])
+    assert set(sources["period"]) == {"2024"} and set(sources["sha256"]) == {r[2] for r in rows}

@@ -60,7 +60,7 @@ CREATE TABLE marts.index_scores (index_id VARCHAR, area_id VARCHAR, level VARCHA
 CREATE TABLE marts.indicator_catalogue (indicator_id VARCHAR, name_en VARCHAR, name_es VARCHAR,
     definition VARCHAR, dimension VARCHAR, unit VARCHAR, direction INTEGER, numerator VARCHAR,
     denominator VARCHAR, source VARCHAR, min_denominator INTEGER);
-CREATE TABLE marts.dimensions (dimension_id VARCHAR, name_en VARCHAR, name_es VARCHAR, position INTEGER);
+CREATE TABLE marts.dimensions (dimension_id VARCHAR, name_en VARCHAR, name_es VARCHAR, display_order INTEGER);
 """
 
 
