@@ -246,6 +246,12 @@ def test_la_paz_index_by_hand_and_its_improvement(built):
                   [CITY.name, LA_PAZ]).iloc[0]
     assert change["score_change"] == pytest.approx(95.302083 - 72.115972, abs=1e-5)
     assert (change["rank_from"], change["rank_to"], change["rank_change"]) == (1, 1, 0)
+    # published rates: no figure withheld behind any score; quantiles on the index only
+    scores = read(home, "SELECT node_id, suppressed_inputs, quantile FROM marts.index_scores WHERE city = ?",
+                  [CITY.name])
+    assert (scores["suppressed_inputs"] == 0).all()
+    root = scores["node_id"] == "wellbeing"
+    assert scores.loc[root, "quantile"].notna().all() and scores.loc[~root, "quantile"].isna().all()
 
 
 def test_every_municipality_improves_and_el_alto_moves_up(built):
