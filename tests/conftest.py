@@ -66,6 +66,21 @@ def complete_run(airflow_db) -> CompleteRun:
     return CompleteRun(_HOME, snapshot_tables(_HOME / "published" / city.name / "current.duckdb"), seconds, manifest)
 
 
+@pytest.fixture(scope="session")
+def bolivia_run(tmp_path_factory, airflow_db):
+    """The real Bolivian municipal census (2012 and 2024) run once through every DAG in a home of its own (about
+    20 s): its paths and city. The Bolivian end-to-end tests and the planners' notebooks read what it publishes."""
+    from bienestar import settings
+    from bienestar.runner import run_pipeline
+    from cities import load_city
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIENESTAR_HOME", str(tmp_path_factory.mktemp("bolivia-home")))
+        city = load_city("bolivia_municipal")
+        run_pipeline(city)
+        return settings.paths(), city
+
+
 # What differs between two publications of the same deliveries by design: when and by which run they were
 # published, and when the files were received (a portal's files are fetched again by every run).
 PUBLICATION_EVENT = {"publication": None, "sources": ["received_at"]}

@@ -4,20 +4,13 @@ its change out, published and reported, with INE's published figures checked on 
 import duckdb
 import pytest
 
-from bienestar import settings
-from bienestar.runner import run_pipeline
-from cities import load_city
-
 pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory, airflow_db):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BIENESTAR_HOME", str(tmp_path_factory.mktemp("bolivia-home")))
-        city = load_city("bolivia_municipal")
-        run_pipeline(city)
-        yield settings.paths(), city
+def published(bolivia_run):
+    """conftest.bolivia_run: the city run once per session (the notebook tests read the same snapshot)."""
+    return bolivia_run
 
 
 def read(paths, sql, params=()):

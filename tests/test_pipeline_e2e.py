@@ -4,8 +4,6 @@ One module-scoped run (about half a minute) serves every test here; a second run
 """
 
 
-import json
-
 import duckdb
 import pandas as pd
 import pytest
@@ -248,22 +246,6 @@ def test_second_run_gives_identical_marts(pipeline_run, city):
     working = settings.paths().warehouse_for(city.name)
     quarantine = read("SELECT count(*) AS n FROM audit.quarantine", path=working)["n"].iloc[0]
     assert quarantine == len(read("SELECT DISTINCT * FROM audit.quarantine", path=working))
-
-
-def test_planner_notebook_runs_on_the_snapshot(pipeline_run):
-    """Every code cell of the planners' notebook runs, in order, against the published snapshot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    notebook = json.loads((settings.PROJECT_ROOT / "notebooks" / "explore_published_marts.ipynb").read_text())
-    namespace: dict = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "notebook", "exec"), namespace)  # noqa: S102
-    assert len(namespace["top_zones"]) == 10 and namespace["top_zones"]["rank"].iloc[0] == 1
-    assert len(namespace["macro"]) == 9
-    assert namespace["water"]["suppressed"].dtype == bool
-    namespace["con"].close()
 
 
 def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, city):
