@@ -4,6 +4,8 @@ One module-scoped run (about half a minute) serves every test here; a second run
 """
 
 
+import json
+
 import duckdb
 import pandas as pd
 import pytest
@@ -298,3 +300,15 @@ def test_lineage_lists_every_delivery_behind_the_snapshot(pipeline_run, city):
                   "AND period = ? LIMIT 1", [city.vintage])
     assert str(values["period_start"].iloc[0])[:10] == "2024-06-01" and str(values["period_end"].iloc[0])[:10] == (
         "2024-06-30")
+
+
+def test_the_planners_cookbook_answers_as_written(pipeline_run):
+    """Every query of docs/planners.md runs on the snapshot and gives the answer the page shows."""
+    from bienestar import cookbook
+
+    snapshot = settings.paths().current_snapshot_for("la_paz_demo")
+    assert all(len(frame) for frame in cookbook.answers(snapshot))  # every question has an answer
+    page = (settings.PROJECT_ROOT / "docs" / "planners.md").read_text(encoding="utf-8")
+    assert page == cookbook.page(snapshot), (
+        "docs/planners.md is out of date: bienestar demo --scale 0.25, then .venv/bin/python -m bienestar.cookbook "
+        "var/published/la_paz_demo/current.duckdb > docs/planners.md")
