@@ -52,6 +52,8 @@ def write_area_files(snapshot: Path, out_dir: Path) -> list[Path]:
     geometry or a full disk leaves the previous pair untouched.
     """
     areas = read_areas(snapshot)
+    if areas.empty:  # nothing to draw (a snapshot without areas): no files, rather than files without layers
+        return []
     out_dir.mkdir(parents=True, exist_ok=True)
     gpkg, parquet = out_dir / "areas.gpkg", out_dir / "areas.parquet"
     gpkg_tmp, parquet_tmp = out_dir / ".incoming-areas.gpkg", out_dir / ".incoming-areas.parquet"

@@ -7,7 +7,9 @@ the new one, never a half-built one, and a failed run leaves the last published 
 It is written in DuckDB's storage format of version SNAPSHOT_STORAGE, which every DuckDB since 1.0 reads (the
 CLI planners install, BI tools and QGIS plugins built on DuckDB 1.x), not in the newest format of the DuckDB the
 pipeline runs. Every publication is also kept as `published/<city>/<published at>.duckdb` (UTC, e.g.
-`2026-12-07T02-50-12Z.duckdb`), the newest `publication.keep` of them (city.yaml, default 30).
+`2026-12-07T02-50-12Z.duckdb`), the newest `publication.keep` of them (city.yaml, default 30), and the areas are
+written beside it as `areas.gpkg` (a layer per level) and `areas.parquet` (GeoParquet) for GIS tools
+(bienestar/geodata.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bienestar import contract, settings, views, warehouse
+from bienestar import contract, geodata, settings, views, warehouse
 from cities import City, CityConfigError
 
 SNAPSHOT_STORAGE = "v1.0.0"  # DuckDB storage version 64: readable by DuckDB 1.0 and every later version
@@ -67,6 +69,8 @@ def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None
             con.execute("DETACH snapshot")
     try:
         run_gate(city, "published_snapshot", run_id or "manual", database=fresh)
+        # the areas as files GIS tools open (areas.gpkg, areas.parquet), from the validated file, before the swap
+        geodata.write_area_files(fresh, published)
     except Exception:
         fresh.unlink(missing_ok=True)
         raise
