@@ -137,9 +137,11 @@ def _sources(con, city: City):
 
     from sources.files import file_sha256
 
+    # raw tables of delivered records (each has the record's _row and its file's _sha256; load records do not)
     tables = [r[0] for r in con.execute(
-        "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = 'raw' AND column_name = '_sha256' ORDER BY 1").fetchall()]
+        "SELECT table_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'raw' AND column_name IN ('_sha256', '_row') GROUP BY 1 HAVING count(*) = 2 "
+        "ORDER BY 1").fetchall()]
     parts = [con.execute(f"""SELECT city, _source AS source, _delivery AS delivery, _sha256 AS sha256,
                                     _loaded_for AS period, count(*) AS rows
                              FROM raw.{table} WHERE city = ? GROUP BY ALL""", [city.name]).df() for table in tables]

@@ -293,9 +293,9 @@ def test_lineage_lists_every_delivery_behind_the_snapshot(pipeline_run, city):
     assert len(publication) == 1 and publication["schema_version"].iloc[0] == 2
     sources = read("SELECT source, period, count(*) AS files, sum(rows) AS rows FROM marts.sources GROUP BY ALL")
     by_source = sources.groupby("source")["files"].sum()
-    assert by_source["census/households.csv"] == 2 and by_source["census/persons.csv"] == 2  # 2012 and 2024
-    sensor_days = sources[sources["source"].str.startswith("sensors")]
-    assert sensor_days["period"].nunique() == 30
+    assert by_source["census/households"] == 2 and by_source["census/persons"] == 2  # 2012 and 2024
+    sensor_days = sources[sources["source"] == "sensors/readings"]
+    assert len(sensor_days) == 30 and (sensor_days["files"] == 1).all()  # one delivery per day, once
     values = read("SELECT period_start, period_end FROM marts.indicator_values WHERE indicator_id = 'pm25_mean' "
                   "AND period = ? LIMIT 1", [city.vintage])
     assert str(values["period_start"].iloc[0])[:10] == "2024-06-01" and str(values["period_end"].iloc[0])[:10] == (

@@ -225,12 +225,14 @@ def test_lineage_names_the_run_the_code_the_spec_and_every_delivery(home):
             ("census/persons.csv", "census/persons.csv", file_sha256(replaced), "2024")]
     replaced.write_text("person_id\n1\n2\n")  # changed since it was loaded: its received time is unknown
     with warehouse.session(CITY) as con:
-        con.execute("CREATE TABLE raw.census_households (city VARCHAR, _source VARCHAR, _delivery VARCHAR, "
-                    "_sha256 VARCHAR, _loaded_for VARCHAR)")
+        con.execute("CREATE TABLE raw.census_households (city VARCHAR, _row BIGINT, _source VARCHAR, "
+                    "_delivery VARCHAR, _sha256 VARCHAR, _loaded_for VARCHAR)")
         for source, delivery, sha, period in rows:
-            con.execute("INSERT INTO raw.census_households VALUES (?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO raw.census_households VALUES (?, 1, ?, ?, ?, ?)",
                         [CITY.name, source, delivery, sha, period])
-        con.execute("INSERT INTO raw.census_households VALUES (?, ?, ?, ?, ?)", [CITY.name, *rows[0]])
+        con.execute("INSERT INTO raw.census_households VALUES (?, 2, ?, ?, ?, ?)", [CITY.name, *rows[0]])
+        # a table of load records (no _row): not deliveries, not listed
+        con.execute("CREATE TABLE raw.sensor_loads AS SELECT 'x' AS _sha256, 'sensors/readings' AS _source")
     write_marts(GOOD)
     now = datetime(2026, 12, 7, 3, 0, 0, tzinfo=UTC)
     publish_snapshot(CITY, "scheduled__2026-12-07", now=now)
