@@ -8,12 +8,16 @@ import shapely
 
 from cities import City
 
+GRID = 1e-7  # degrees: the precision of stored area polygons (marts.areas.geometry_wkt)
+
 
 def areas_from_boundaries(city: City, raw: pd.DataFrame) -> pd.DataFrame:
     """All areas of all levels from the smallest-level boundary features.
 
     The smallest level comes straight from the features; each larger level is the union of its members, so the
-    levels nest exactly and a parent can never disagree with its children.
+    levels nest exactly and a parent can never disagree with its children. Coordinates are snapped to a 1e-7
+    degree grid (about 1 cm) keeping every polygon valid: rounding a union's text instead could collapse a thin
+    ring into an invalid polygon (the sample city's MD04 once did), which GIS tools and the area files refuse.
     """
     levels = city.levels
     rows = []
@@ -29,6 +33,7 @@ def areas_from_boundaries(city: City, raw: pd.DataFrame) -> pd.DataFrame:
         grouped = frame.groupby("area_id", sort=True)
         for area_id, members in grouped:
             geometry = members["geometry"].iloc[0] if depth == 0 else shapely.union_all(members["geometry"].to_numpy())
+            geometry = shapely.set_precision(geometry, GRID)
             rows.append({
                 "area_id": area_id,
                 "level": level["id"],
