@@ -337,3 +337,22 @@ def test_every_config_rule_names_the_file_and_the_entry(tmp_path, change, messag
     assert str(error.value).startswith(f"{path}: ")
     assert message in str(error.value)
 
+
+def test_a_component_gap_exactly_on_the_line_is_not_pushed_over_it_by_rounding_error():
+    """Like the index, a component gap is compared with the line after rounding to 10 decimals: education gaps
+    whose mean is exactly 0.1 would otherwise read 0.10000000000000002 (0 + 0.4 - 0.1 = 0.30000000000000004)."""
+    # three members: a 6-year-old who attends (attendance only: 0); two 11-year-olds who attend (years norm
+    # min(11 - 6, 8) = 5, attendance 0): with y years, ((5 - y)/5 + 0)/2
+    def household(name, years):
+        return [(name, 6, None, True, 0, True), (name, 11, None, True, 1, True), (name, 11, None, True, years, True)]
+    # y = 1: (4/5)/2 = 0.4 for the first; second y = 7: (-2/5)/2 = -0.2, y = 6: -0.1, y = 5: 0
+    # household gap (0 + 0.4 + second)/3: 0.2/3 = 0.0667 (below), 0.3/3 = 0.1 (at), 0.4/3 = 0.1333 (above)
+    cases = {"below": 7, "at": 6, "above": 5}
+    hh = nbi_households(households([at_norm(name, name, 3, 1) for name in cases]),
+                        persons([p for name, years in cases.items() for p in household(name, years)]), CONFIG)
+    assert hh.set_index("household_id")["gap_education"].to_dict() == pytest.approx(
+        {"below": 0.2 / 3, "at": 0.1, "above": 0.4 / 3})
+    counts = nbi_area_counts(hh, CONFIG)
+    deprived = counts[counts["indicator_id"] == "nbi_deprived_education"].set_index("area_id")
+    assert deprived.loc[["below", "at", "above"], "numerator"].tolist() == [0, 0, 3]
+    assert deprived["denominator"].tolist() == [3, 3, 3]
