@@ -313,7 +313,9 @@ def nbi_area_counts(hh_nbi: pd.DataFrame, config: NBIConfig) -> pd.DataFrame:
     ]
     for component in config.components:
         gap = hh_nbi[f"gap_{component.id}"].to_numpy(dtype=float)
+        # rounded like the index: a gap exactly on the line (0.1 as 0.10000000000000002) is not above it
         parts.append(share_counts(hh_nbi, f"nbi_deprived_{component.id}",
-                                  gap > config.component_deprived_above, ~np.isnan(gap), members))
+                                  gap.round(INDEX_DECIMALS) > config.component_deprived_above, ~np.isnan(gap),
+                                  members))
     parts.append(share_counts(hh_nbi, "nbi_unmeasured_households", ~measured, np.ones(len(hh_nbi), dtype=bool)))
     return pd.concat(parts, ignore_index=True)
