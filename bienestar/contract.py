@@ -13,8 +13,8 @@ and also bumps the version, so planners can tell.
 
 Version history: 1, the marts as first published; 2, `data_quality.partition` and `.column` became `period` and
 `column_name`, `dimensions.position` became `display_order` (reserved words in SQL), lineage added
-(`publication`, `sources`, `schema_version`), `period_start`/`period_end` on indicator values, `time_basis` in
-the catalogue.
+(`publication`, `sources`, `schema_version`), `levels` with their names, `period_start`/`period_end` on
+indicator values, `time_basis` in the catalogue, the planners' views and `change_basis`.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ TABLES: dict[str, Table] = {
          "population": "census persons placed in the area, latest census (NULL when withheld: fewer than 20, or "
                        "withheld so that another withheld population cannot be worked out)",
          "geometry_wkt": "polygon in EPSG:4326 (lon/lat), well-known text"}),
+    "levels": Table(
+        "The area levels, smallest first, with their names in Spanish and English.",
+        {"city": AREA["city"], "level": "the level's id, as in every table's `level` column",
+         "depth": "0 for the smallest level, 1 for the next, ...", "name_es": "the level's name in Spanish",
+         "name_en": "the level's name in English"}, built=False),
     "indicator_catalogue": Table(
         "What every indicator means: definition, unit, direction, source, dimension, time basis.",
         {"city": AREA["city"],

@@ -110,7 +110,7 @@ def _copy_marts(con) -> None:
 
 def _write_lineage(con, city: City, run_id: str, now: datetime) -> None:
     """marts.publication (when, which run and code, which spec), marts.sources (every delivery behind the raw
-    data: file, sha256, period, rows, received) and marts.schema_version."""
+    data: file, sha256, period, rows, received), marts.levels (from city.yaml) and marts.schema_version."""
     import pandas as pd
 
     from indicators.engine import load_spec
@@ -120,9 +120,13 @@ def _write_lineage(con, city: City, run_id: str, now: datetime) -> None:
         "project_version": _project_version(), "git_commit": _git_commit(), "schema_version": contract.SCHEMA_VERSION,
         "spec_sha256": load_spec(city.index_spec_path).sha256()}])
     sources = _sources(con, city)
+    levels = pd.DataFrame([{"city": city.name, "level": level["id"], "depth": depth,
+                            "name_es": level.get("label_es") or level["id"], "name_en": level.get("label_en") or
+                            level["id"]} for depth, level in enumerate(city.levels)])
     columns = sum(len(t.columns) for t in contract.TABLES.values())
     version = pd.DataFrame([{"version": contract.SCHEMA_VERSION, "published_columns": columns}])
-    for name, frame in (("publication", publication), ("sources", sources), ("schema_version", version)):
+    for name, frame in (("publication", publication), ("sources", sources), ("levels", levels),
+                        ("schema_version", version)):
         con.register("_lineage", frame)
         try:
             con.execute(f"CREATE TABLE snapshot.marts.{name} AS SELECT {contract.select_list(name, list(frame))} "
