@@ -60,7 +60,7 @@ def skewness(x: np.ndarray) -> float:
     n = x.size
     d = x - x.mean()
     m2 = np.sum(d**2)
-    if m2 == 0:
+    if m2 == 0 or x.min() == x.max():  # all tied: the mean's rounding can leave m2 a tiny non-zero
         return 0.0
     g1 = np.sqrt(n) * np.sum(d**3) / m2**1.5
     return float(g1 * np.sqrt(n * (n - 1)) / (n - 2))
@@ -71,7 +71,7 @@ def kurtosis(x: np.ndarray) -> float:
     n = x.size
     d = x - x.mean()
     m2 = np.sum(d**2)
-    if m2 == 0:
+    if m2 == 0 or x.min() == x.max():  # all tied: the mean's rounding can leave m2 a tiny non-zero
         return 0.0
     r = n * np.sum(d**4) / m2**2
     return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
