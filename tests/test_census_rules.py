@@ -64,3 +64,15 @@ def test_a_repeated_id_is_an_exact_copy_or_a_different_record():
     reasons = {q["row"]: q["reason"] for q in stage_persons(people, staged).quarantine}
     assert reasons == {2: "duplicate: exact copy of row 1 of census/persons.csv",
                        3: "duplicate person_id: differs from row 1 of census/persons.csv"}
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    ({"minimum": 0}, " (expected a int in [0, None])"),
+    ({"maximum": 9}, " (expected a int in [None, 9])"),
+    ({"minimum": 0, "maximum": 9}, " (expected a int in [0, 9])"),
+    ({}, " (expected int)"),
+])
+def test_the_quarantine_says_what_a_number_should_have_been(field, expected):
+    from transforms.cleaning import Field, _expected
+
+    assert _expected(Field("int", **field)) == expected
