@@ -108,7 +108,7 @@ def check_boundaries(frame: pd.DataFrame, file: str, levels: list[dict], rules: 
     codes = frame[smallest].astype(str)
     repeated = codes[codes.duplicated(keep=False)]
     if len(repeated):
-        first = repeated.index[:2]
+        first = repeated[repeated == repeated.iloc[0]].index[:2]  # two rows of the same code
         fail(int(np.flatnonzero(frame.index == first[1])[0]), smallest,
              f"code {repeated.iloc[0]!r} also on row {rows[np.flatnonzero(frame.index == first[0])[0]]}",
              "Each smallest area is one row; merge the polygons into a MultiPolygon or fix the code")
