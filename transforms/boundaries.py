@@ -118,7 +118,9 @@ def check_boundaries(frame: pd.DataFrame, file: str, levels: list[dict], rules: 
             spread = frame.groupby(frame[level["code"]].astype(str))[column].nunique()
             if (spread > 1).any():
                 code = spread[spread > 1].index[0]
-                i = int(np.flatnonzero(frame[level["code"]].astype(str).to_numpy() == code)[1])
+                members = np.flatnonzero(frame[level["code"]].astype(str).to_numpy() == code)
+                values = frame[column].astype(str).to_numpy()[members]
+                i = int(members[values != values[0]][0])  # the first of its rows that differs from its first
                 fail(i, column, f"{level['id']} {code!r} has more than one {column} across its {below['id']} rows",
                      "Give every row of an area the same name and parent")
     areas = shapely.area(geometries)
