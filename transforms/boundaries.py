@@ -108,7 +108,7 @@ def check_boundaries(frame: pd.DataFrame, file: str, levels: list[dict], rules: 
     codes = frame[smallest].astype(str)
     repeated = codes[codes.duplicated(keep=False)]
     if len(repeated):
-        first = repeated.index[:2]
+        first = repeated[repeated == repeated.iloc[0]].index[:2]  # two rows of the same code
         fail(int(np.flatnonzero(frame.index == first[1])[0]), smallest,
              f"code {repeated.iloc[0]!r} also on row {rows[np.flatnonzero(frame.index == first[0])[0]]}",
              "Each smallest area is one row; merge the polygons into a MultiPolygon or fix the code")
@@ -118,7 +118,9 @@ def check_boundaries(frame: pd.DataFrame, file: str, levels: list[dict], rules: 
             spread = frame.groupby(frame[level["code"]].astype(str))[column].nunique()
             if (spread > 1).any():
                 code = spread[spread > 1].index[0]
-                i = int(np.flatnonzero(frame[level["code"]].astype(str).to_numpy() == code)[1])
+                members = np.flatnonzero(frame[level["code"]].astype(str).to_numpy() == code)
+                values = frame[column].astype(str).to_numpy()[members]
+                i = int(members[values != values[0]][0])  # the first of its rows that differs from its first
                 fail(i, column, f"{level['id']} {code!r} has more than one {column} across its {below['id']} rows",
                      "Give every row of an area the same name and parent")
     areas = shapely.area(geometries)
