@@ -87,12 +87,12 @@ scores = con.execute("""
            count(score) OVER (PARTITION BY level, node_id) AS ranked_areas
     FROM marts.index_scores WHERE city = ? AND index_id = ? AND period = ?
 """, [city, index_id, period]).df()
-dimensions = con.execute("SELECT dimension_id, name_en, position FROM marts.dimensions WHERE city = ?",
+dimensions = con.execute("SELECT dimension_id, name_en, display_order FROM marts.dimensions WHERE city = ?",
                          [city]).df().set_index("dimension_id")
 dimension_names = dimensions["name_en"].to_dict()
 root_children = con.execute("SELECT child_id FROM marts.index_weights WHERE city = ? AND index_id = ? AND period = ? "
                             "AND node_id = ?", [city, index_id, period, index_id]).df()["child_id"]
-nodes = [index_id, *sorted(root_children, key=lambda n: (dimensions["position"].get(n, len(dimensions)), n))]
+nodes = [index_id, *sorted(root_children, key=lambda n: (dimensions["display_order"].get(n, len(dimensions)), n))]
 
 
 def score_text(row) -> str:
