@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from transforms.areas import place_points
 from transforms.point_index import EMPTY, MIXED, PointIndex, place_points_fast
