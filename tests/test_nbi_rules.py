@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_nbi import households, persons  # typed as staging types them
 
 from indicators.nbi import (
     POVERTY_PATH,
@@ -25,32 +26,6 @@ from indicators.nbi import (
 )
 
 CONFIG = load_nbi_config()
-HOUSEHOLD_COLUMNS = ["household_id", "area_id", "wall_material", "floor_material", "roof_material", "bedrooms",
-                     "members", "water_source", "sanitation", "electricity", "cooking_fuel"]
-
-
-def households(rows):
-    """Households typed as staging types them."""
-    frame = pd.DataFrame(rows, columns=HOUSEHOLD_COLUMNS)
-    for column in ("household_id", "area_id", "wall_material", "floor_material", "roof_material",
-                   "water_source", "sanitation", "cooking_fuel"):
-        frame[column] = frame[column].astype("string")
-    frame["rooms"] = frame["bedrooms"]
-    for column in ("bedrooms", "rooms", "members"):
-        frame[column] = frame[column].astype("Int64")
-    frame["electricity"] = frame["electricity"].astype("boolean")
-    return frame
-
-
-def persons(rows):
-    frame = pd.DataFrame(rows, columns=["household_id", "age", "literate", "attends_school", "years_schooling",
-                                        "health_insurance"])
-    frame["household_id"] = frame["household_id"].astype("string")
-    for column in ("age", "years_schooling"):
-        frame[column] = frame[column].astype("Int64")
-    for column in ("literate", "attends_school", "health_insurance"):
-        frame[column] = frame[column].astype("boolean")
-    return frame
 
 
 def at_norm(household_id, area_id, members, bedrooms):
