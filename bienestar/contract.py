@@ -40,6 +40,8 @@ AREA = {"city": "the city config's name (`la_paz_demo`): one snapshot may hold s
         "area_id": "code of the area (`Z001`, `D03`, `MD02`), unique within the city across levels",
         "level": "area level (`zona`, `distrito`, `macrodistrito`; `municipio`, `departamento`)"}
 
+INDEX_ID, CENSUS_YEAR = "the index spec id", "the census year"
+
 TABLES: dict[str, Table] = {
     "areas": Table(
         "Areas of every level with their parent, population and polygon (EPSG:4326 WKT).",
@@ -105,7 +107,7 @@ TABLES: dict[str, Table] = {
         "Composite index and dimension scores (0-100, higher is better), ranks and quintiles per area.",
         {**AREA,
          "index_id": "the index spec id (`wellbeing`)",
-         "period": "the census year",
+         "period": CENSUS_YEAR,
          "node_id": "the index itself (= index_id) or one of its dimensions",
          "score": "0..100, higher is better (NULL when too few of the node's indicators have a value)",
          "rank": "1 = highest score of that node among the areas of the level; ties share the best rank",
@@ -118,27 +120,27 @@ TABLES: dict[str, Table] = {
               "uses fixed goalposts so that 2012 and 2024 are on one scale."),
     "index_weights": Table(
         "Each index node's children and their weights (rescaled to sum to 1).",
-        {"city": AREA["city"], "index_id": "the index spec id", "period": "the census year",
+        {"city": AREA["city"], "index_id": INDEX_ID, "period": CENSUS_YEAR,
          "node_id": "a node of the index", "child_id": "one of its children (a node or an indicator)",
          "weight": "the child's weight, rescaled so a node's weights sum to 1",
          "scale_factor": "what a node with `rescale: false` multiplies its weighted mean by (else 1)"}),
     "index_uncertainty": Table(
         "Each area's rank band: nominal, median, 5th and 95th percentile rank over the index spec's "
         "uncertainty alternatives (Monte Carlo).",
-        {**AREA, "index_id": "the index spec id", "period": "the census year",
+        {**AREA, "index_id": INDEX_ID, "period": CENSUS_YEAR,
          "nominal_rank": "the published rank", "median_rank": "median rank over the Monte Carlo runs",
          "p05_rank": "5th percentile rank (the band's best end)", "p95_rank": "95th percentile rank (its worst)"},
         notes="A wide band means the rank depends on methodological choices (docs/indices.md); read ranks with "
               "their band.", optional=True),
     "index_runs": Table(
         "The spec, its hash and the engine version behind each index's scores.",
-        {"city": AREA["city"], "index_id": "the index spec id", "period": "the census year",
+        {"city": AREA["city"], "index_id": INDEX_ID, "period": CENSUS_YEAR,
          "spec_sha256": "hash of the spec text", "engine_version": "version of the index engine",
          "spec_yaml": "the spec itself: `bienestar index compute --spec` on it gives the same scores"}),
     "index_change": Table(
         "Change of every area's index and dimension scores and ranks between two periods "
         "(rank_change > 0: moved up).",
-        {**AREA, "index_id": "the index spec id", "node_id": "the index or a dimension",
+        {**AREA, "index_id": INDEX_ID, "node_id": "the index or a dimension",
          "period_from": "the earlier census year", "period_to": "the later one",
          "score_from": "score in period_from", "score_to": "score in period_to",
          "score_change": "score_to - score_from", "rank_from": "rank in period_from", "rank_to": "rank in period_to",
@@ -162,7 +164,7 @@ TABLES: dict[str, Table] = {
          "examples": "up to five distinct failing values (JSON)", "why": "why the check exists"}, built=False),
     "change_basis": Table(
         "For each pair of periods of the change tables: whether both indices have the same structure.",
-        {"city": AREA["city"], "index_id": "the index spec id", "period_from": "the earlier census year",
+        {"city": AREA["city"], "index_id": INDEX_ID, "period_from": "the earlier census year",
          "period_to": "the later one",
          "comparable": "true when the same dimensions have scores in both periods and the weights are the same",
          "why": "what differs (NULL when comparable): a dimension scored in one period only, changed weights"},
