@@ -14,7 +14,8 @@ and also bumps the version, so planners can tell.
 Version history: 1, the marts as first published; 2, `data_quality.partition` and `.column` became `period` and
 `column_name`, `dimensions.position` became `display_order` (reserved words in SQL), lineage added
 (`publication`, `sources`, `schema_version`), `levels` with their names, `period_start`/`period_end` on
-indicator values, `time_basis` in the catalogue, the planners' views and `change_basis`.
+indicator values, `time_basis` in the catalogue, the planners' views and `change_basis`; 3, `area_population`
+(every area's population per census year) and `dimensions.in_index` (whether the index scores the dimension).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INTRO = Path(__file__).with_name("marts_intro.md")  # the prose part of docs/marts.md
 
 
@@ -52,6 +53,12 @@ TABLES: dict[str, Table] = {
          "population": "census persons placed in the area, latest census (NULL when withheld: fewer than 20, or "
                        "withheld so that another withheld population cannot be worked out)",
          "geometry_wkt": "polygon in EPSG:4326 (lon/lat), well-known text"}),
+    "area_population": Table(
+        "Every area's population in each census year that counts it, under the same disclosure control.",
+        {"city": AREA["city"], "area_id": AREA["area_id"], "period": CENSUS_YEAR,
+         "population": "census persons placed in the area that year (NULL when withheld, as in `areas`)"},
+        notes="`areas.population` is the latest census year's; `v_area` shows every year as `population_<year>`. "
+              "A census published only as tables without counts (Bolivia 2012) has no rows."),
     "levels": Table(
         "The area levels, smallest first, with their names in Spanish and English.",
         {"city": AREA["city"], "level": "the level's id, as in every table's `level` column",
@@ -81,7 +88,9 @@ TABLES: dict[str, Table] = {
         "The dimensions of the well-being index, in display order.",
         {"city": AREA["city"], "dimension_id": "the dimension's id (index node or catalogue grouping)",
          "name_es": "name in Spanish", "name_en": "name in English",
-         "display_order": "display order, from 0"}),
+         "display_order": "display order, from 0",
+         "in_index": "true when the well-being index scores the dimension; false for a grouping listed for its "
+                     "indicators only (poverty: NBI and Alkire-Foster)"}),
     "indicator_values": Table(
         "One value per area, indicator and period, with numerator and denominator; small counts suppressed.",
         {**AREA,

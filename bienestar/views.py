@@ -1,6 +1,7 @@
 """The planners' views: the joins a planner would otherwise write by hand, inside the published snapshot.
 
-    marts.v_area             every area with its ancestors as columns (`<level>_id`, `<level>_name`)
+    marts.v_area             every area with its ancestors as columns (`<level>_id`, `<level>_name`) and its
+                             population in each census year (`population_<year>`)
     marts.v_index            the index per area: score, rank, quantile, rank band as whole ranks, whether the band
                              crosses a quantile boundary, and every dimension's score as a column
     marts.v_change           the index change between two periods with the rank band at both ends and whether the
@@ -21,7 +22,8 @@ import re
 import pandas as pd
 
 VIEWS = {
-    "v_area": "Every area with its ancestors as columns (<level>_id, <level>_name): no self-joins needed.",
+    "v_area": "Every area with its ancestors as columns (<level>_id, <level>_name) and its population in each census "
+              "year (population_<year>): no self-joins needed.",
     "v_index": "The index per area and period: score, rank, quantile, rank band (whole ranks), whether the band "
                "crosses a quantile boundary, and each dimension's score (score_<dimension>).",
     "v_change": "Index change between two periods, with the rank band at both ends and whether the two indices "
@@ -55,8 +57,12 @@ def area_view(con) -> str:
         pick = lambda field, depth=depth: "CASE a0.depth " + " ".join(  # noqa: E731
             f"WHEN {depth - k} THEN a{k}.{field}" for k in range(0, depth + 1)) + " END"
         columns += [f'{pick("area_id")} AS "{_name(level)}_id"', f'{pick("name")} AS "{_name(level)}_name"']
+    periods = [r[0] for r in con.execute("SELECT DISTINCT period FROM marts.area_population ORDER BY 1").fetchall()]
+    populations = [f"(SELECT p.population FROM marts.area_population p WHERE p.city = a0.city AND "
+                   f"p.area_id = a0.area_id AND p.period = {_quote(period)}) AS \"population_{_name(period)}\""
+                   for period in periods]
     fields = ["a0.city", "a0.area_id", "a0.level", "a0.depth", "a0.name", "a0.parent_id", "a0.population", *columns,
-              "a0.geometry_wkt"]
+              *populations, "a0.geometry_wkt"]
     return f"SELECT {', '.join(fields)}\nFROM marts.areas a0\n{joins}"
 
 

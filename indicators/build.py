@@ -11,7 +11,7 @@ from bienestar import warehouse
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
-from indicators.catalogue import load_catalogue, load_relations
+from indicators.catalogue import dimension_table, load_catalogue, load_relations
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
@@ -40,9 +40,9 @@ def with_margins(values: pd.DataFrame, rolled: pd.DataFrame, counts: pd.DataFram
 
 
 def build_indicator_values(city: City) -> dict[str, int]:
-    """marts.areas, marts.indicator_catalogue, marts.dimensions and marts.indicator_values of every census year,
-    with every published figure through disclosure control (privacy/disclosure.py), and the exact values the
-    index is scored from in staging.indicator_values (never published).
+    """marts.areas, marts.area_population, marts.indicator_catalogue, marts.dimensions and marts.indicator_values
+    of every census year, with every published figure through disclosure control (privacy/disclosure.py), and the
+    exact values the index is scored from in staging.indicator_values (never published).
 
     Services and sensors count for the census year they fall in; a census year with no service records or
     sensor readings (an older census) gets NULL values with a note for those indicators, never zeros.
@@ -52,6 +52,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
     relations = load_relations()
     # fail fast on a bad config, before the database
     configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
+    in_index = set(load_spec(city.index_spec_path).nodes)
     counts = {}
     withheld = {}
     with warehouse.session(city) as con:
@@ -65,12 +66,13 @@ def build_indicator_values(city: City) -> dict[str, int]:
             warehouse.replace_partition(con, "marts.indicator_values", values, key)
             counts[vintage] = len(values)
             withheld[vintage] = values["suppression"].value_counts().to_dict()
-        marts_areas = _areas_with_population(areas, pop, rules)
+            marts_areas = _areas_with_population(areas, pop, rules)
+            warehouse.replace_partition(con, "marts.area_population",
+                                        marts_areas[["area_id", "population"]].assign(period=vintage), key)
         key = {"city": city.name}
-        warehouse.replace_partition(con, "marts.areas", marts_areas, key)
+        warehouse.replace_partition(con, "marts.areas", marts_areas, key)  # the latest census year's population
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
-        ordered = dimensions.assign(display_order=range(len(dimensions)))
-        warehouse.replace_partition(con, "marts.dimensions", ordered, key)
+        warehouse.replace_partition(con, "marts.dimensions", dimension_table(dimensions, in_index), key)
     return {"areas": len(marts_areas), "indicator_values": counts, "suppressed": withheld}
 
 

@@ -8,7 +8,8 @@ Reads staging.areas and staging.area_indicator_values (transforms/census_tables.
                                  2024 census: the tables hold no 2012 population); a parent's is the sum of its
                                  members', NULL unless every member has one
     marts.indicator_catalogue    the city's catalogue (`census.indicators`), units as stored (`percent` -> `share`)
-    marts.dimensions             its dimensions, `display_order` in file order
+    marts.dimensions             its dimensions, `display_order` in file order, `in_index` when the index scores it
+    marts.area_population        every area's population in each period whose tables give one
     marts.indicator_values       per period, one row per area and catalogue indicator (see below)
     marts.index_scores, marts.index_weights, marts.index_runs   per period, the city's index spec on every level
 
@@ -43,7 +44,7 @@ import pandas as pd
 from bienestar import warehouse
 from cities import City
 from indicators.build import index_weights
-from indicators.catalogue import load_catalogue
+from indicators.catalogue import dimension_table, load_catalogue
 from indicators.engine import ENGINE_VERSION, IndexSpec, compute_index, load_spec
 from privacy import disclosure
 from sources.census_tables import census_section
@@ -67,7 +68,7 @@ def table_catalogue(city: City) -> tuple[pd.DataFrame, pd.DataFrame]:
     catalogue, dimensions = load_catalogue(path, min_denominator=disclosure.Rules.of(city).min_denominator)
     catalogue["unit"] = catalogue["unit"].replace(STORED_UNITS)
     catalogue["min_denominator"] = catalogue["min_denominator"].astype("int64")
-    return catalogue, dimensions.assign(display_order=range(len(dimensions)))
+    return catalogue, dimensions
 
 
 def weight_period(staged: pd.DataFrame, period: str) -> str | None:
@@ -250,7 +251,7 @@ def build_table_marts(city: City) -> dict:
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
-        warehouse.replace_partition(con, "marts.dimensions", dimensions, key)
+        warehouse.replace_partition(con, "marts.dimensions", dimension_table(dimensions, set(spec.nodes)), key)
         counts: dict[str, dict[str, int]] = {"indicator_values": {}, "index_scores": {}, "outside_goalposts": {}}
         weights = index_weights(spec)
         run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION, "spec_yaml": spec_yaml}])
@@ -266,6 +267,9 @@ def build_table_marts(city: City) -> dict:
             warehouse.replace_partition(con, "marts.index_scores", scores, index_key)
             warehouse.replace_partition(con, "marts.index_weights", weights, index_key)
             warehouse.replace_partition(con, "marts.index_runs", run, index_key)
+            if weight_period(staged, period) == period:  # the period's own population, when its tables have one
+                by_period = area_table(areas, base_population(staged, period))[["area_id", "population"]]
+                warehouse.replace_partition(con, "marts.area_population", by_period, {**key, "period": period})
             counts["indicator_values"][period] = len(values)
             counts["index_scores"][period] = len(scores)
             counts["outside_goalposts"][period] = outside_goalposts(values, spec)

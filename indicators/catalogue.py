@@ -70,6 +70,13 @@ def load_catalogue(path: Path = CATALOGUE_PATH, *, min_denominator: int = 20) ->
     return catalogue, dimensions
 
 
+def dimension_table(dimensions: pd.DataFrame, index_nodes: set[str]) -> pd.DataFrame:
+    """marts.dimensions: the catalogue's dimensions in file order (`display_order`), each marked `in_index` when
+    it is a node of the well-being index (a grouping such as poverty is listed for its indicators, not scored)."""
+    return dimensions.assign(display_order=range(len(dimensions)),
+                             in_index=dimensions["dimension_id"].isin(index_nodes).to_numpy())
+
+
 def load_relations(path: Path = CATALOGUE_PATH) -> list[Relation]:
     """The catalogue's `relations:`: linear facts between indicators' counts that disclosure control must keep
     from giving a withheld cell away (privacy.disclosure.Relation)."""

@@ -3,8 +3,8 @@
     python -m privacy.attack var/published/la_paz_demo/current.duckdb
 
 Written to be read by a sceptic. It knows only what a planner gets - `marts.indicator_values` (with numerators
-and denominators), `marts.areas` (the tree and populations), `marts.indicator_catalogue` and the change tables -
-and writes down every linear fact the snapshot states, then solves them:
+and denominators), `marts.areas` (the tree), `marts.area_population`, `marts.indicator_catalogue` and the change
+tables - and writes down every linear fact the snapshot states, then solves them:
 
 1. **The hierarchy.** An additive count (numerator, denominator, population) of a parent is the sum of its
    children's (a district is the sum of its zones). Additivity is not assumed: an indicator counts as additive
@@ -92,6 +92,8 @@ def read_snapshot(path: Path) -> dict[str, pd.DataFrame]:
         out = {
             "values": con.execute("SELECT * FROM marts.indicator_values").df(),
             "areas": con.execute("SELECT area_id, parent_id, population FROM marts.areas").df(),
+            "population": (con.execute("SELECT area_id, period, population FROM marts.area_population").df()
+                           if "area_population" in tables else pd.DataFrame()),
             "catalogue": con.execute("SELECT DISTINCT * EXCLUDE (city) FROM marts.indicator_catalogue"
                                      if "city" in _columns(con, "indicator_catalogue")
                                      else "SELECT DISTINCT * FROM marts.indicator_catalogue").df(),
@@ -116,8 +118,9 @@ def counted_shares(catalogue: pd.DataFrame) -> tuple[set[str], set[str]]:
 
 
 def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every count cell: indicator values of people-count indicators, and the areas' populations (a count of
-    the latest census, as the indicator `population` in period `latest`)."""
+    """Every count cell: indicator values of people-count indicators, and the areas' populations per census year
+    (`marts.area_population`, as the indicator `population`; the latest census, period `latest`, in a snapshot
+    without that table)."""
     catalogue = snapshot["catalogue"]
     counted = set(catalogue.loc[catalogue["min_denominator"] > 0, "indicator_id"])
     values = snapshot["values"]
@@ -128,11 +131,15 @@ def cells_of(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
         values.loc[zero, ["numerator", "denominator"]] = 0.0
     areas = snapshot["areas"]
     parts = [values[["area_id", "indicator_id", "period", "numerator", "denominator", "suppressed"]]]
-    if "population" in areas:
-        parts.append(pd.DataFrame({"area_id": areas["area_id"], "indicator_id": "population", "period": "latest",
-                                   "numerator": areas["population"].astype(float),
-                                   "denominator": areas["population"].astype(float),
-                                   "suppressed": areas["population"].isna()}))
+    by_period = snapshot.get("population", pd.DataFrame())
+    if by_period.empty and "population" in areas:  # a snapshot before area_population: the latest census only
+        by_period = areas.assign(period="latest")
+    if not by_period.empty:
+        parts.append(pd.DataFrame({"area_id": by_period["area_id"], "indicator_id": "population",
+                                   "period": by_period["period"],
+                                   "numerator": by_period["population"].astype(float),
+                                   "denominator": by_period["population"].astype(float),
+                                   "suppressed": by_period["population"].isna()}))
     cells = pd.concat(parts, ignore_index=True)
     cells["suppressed"] = cells["suppressed"].fillna(False).astype(bool)
     return cells
@@ -286,7 +293,7 @@ def hierarchy_equations(system: System, cells: pd.DataFrame, areas: pd.DataFrame
 def shared_count_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[str, str, str, str, float]]:
     """(indicator x, column, indicator y, column, k): x's column = k x y's column in every area and period where
     both are published and nonzero (and zero together), in at least `min_areas` areas."""
-    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    published = cells[~cells["suppressed"] & cells["numerator"].notna()]
     long = published.melt(id_vars=["period", "indicator_id", "area_id"], value_vars=list(COLUMNS), var_name="column")
     wide = long.pivot_table(index=["period", "area_id"], columns=["indicator_id", "column"], values="value")
     names = list(wide.columns)
@@ -309,7 +316,7 @@ def shared_count_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[st
 def partition_links(cells: pd.DataFrame, min_areas: int = 5) -> list[tuple[list[str], str]]:
     """(parts, whole): indicators named `<prefix>_<part>` whose numerators add up to their common denominator in
     every area where all are published (strata, contributions)."""
-    published = cells[~cells["suppressed"] & cells["numerator"].notna() & (cells["indicator_id"] != "population")]
+    published = cells[~cells["suppressed"] & cells["numerator"].notna()]
     groups = defaultdict(list)
     for indicator in published["indicator_id"].unique():
         if "_" in indicator:

@@ -71,6 +71,25 @@ def test_a_recovered_parent_opens_its_children(tmp_path):
     assert recovered(attack(planted(tmp_path, {"D1", "Z2"}))) == {"D1": 21.0, "Z2": 3.0}
 
 
+def test_a_withheld_population_equal_to_a_published_denominator_is_recovered_in_its_own_year(tmp_path):
+    """marts.area_population per census year: x's denominator is the population in every area of 2024, so a
+    withheld 2024 population comes out of x's published denominator (the hierarchy alone cannot: Z1 and Z2 are
+    both withheld); 2012's populations (twice as many) are a count of their own year, opened by the hierarchy."""
+    path = planted(tmp_path, set())
+    population = pd.DataFrame(
+        [{"area_id": a, "period": "2024", "population": None if a in {"Z1", "Z2"} else float(d)}
+         for a, (_, d) in COUNTS.items()]
+        + [{"area_id": a, "period": "2012", "population": None if a == "Z3" else float(2 * d)}
+           for a, (_, d) in COUNTS.items()])
+    with duckdb.connect(str(path)) as con:
+        con.register("population", population)
+        con.execute("CREATE TABLE marts.area_population AS SELECT * FROM population")
+    rec = attack(path).recovered
+    rec = rec[(rec["indicator_id"] == "population") & (rec["column"] == "numerator")]
+    assert sorted(zip(rec["period"], rec["area_id"], rec["count"].round(9), strict=True)) == [
+        ("2012", "Z3", 60.0), ("2024", "Z1", 40.0), ("2024", "Z2", 12.0)]
+
+
 def test_linear_algebra_finds_what_substitution_cannot(tmp_path):
     """x's and y's numerators are equal in every area (a shared count). Withhold Z4, Z5 for x and Z4, Z5 for y,
     with y's D2 withheld too: no equation has one unknown, yet x's D2 equation and the links pin... nothing: the

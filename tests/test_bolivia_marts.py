@@ -21,8 +21,8 @@ from transforms.census_tables import stage_census_tables
 
 CITY = load_city("bolivia_municipal")
 PERIODS = ("2012", "2024")
-MARTS = ("areas", "indicator_catalogue", "dimensions", "indicator_values", "index_scores", "index_weights",
-         "index_runs", "index_change", "indicator_change")
+MARTS = ("areas", "area_population", "indicator_catalogue", "dimensions", "indicator_values", "index_scores",
+         "index_weights", "index_runs", "index_change", "indicator_change")
 LA_PAZ, EL_ALTO = "020101", "020105"
 
 
@@ -110,6 +110,10 @@ def test_areas_with_2024_population(built):
     tarija = areas.set_index("area_id").loc["06"]
     assert tarija["population"] == sum(v for k, v in population.items() if k.startswith("06"))
     assert areas["population"].sum() == 2 * published["poblacion"].sum()  # municipalities + departments
+    # per census year: the 2012 tables give no population, so 2024 alone, the same as marts.areas
+    by_year = read(home, "SELECT area_id, period, population FROM marts.area_population WHERE city = ?", [CITY.name])
+    assert set(by_year["period"]) == {"2024"}
+    assert by_year.set_index("area_id")["population"].to_dict() == areas.set_index("area_id")["population"].to_dict()
 
 
 def test_catalogue_and_dimensions_as_the_sample_city_gets_them(built):
@@ -124,9 +128,11 @@ def test_catalogue_and_dimensions_as_the_sample_city_gets_them(built):
     assert set(units.values()) == {"share", "children_per_woman"}  # percent is published as share
     marts_dimensions = read(home, "SELECT * FROM marts.dimensions WHERE city = ? ORDER BY display_order",
                             [CITY.name])
-    assert list(marts_dimensions.columns) == ["city", *dimensions.columns, "display_order"]
+    assert list(marts_dimensions.columns) == ["city", *dimensions.columns, "display_order", "in_index"]
     assert marts_dimensions["dimension_id"].tolist() == ["health", "education", "services", "connectivity",
                                                          "employment", "identity", "poverty"]
+    # wellbeing.yaml scores the first four; the other three group indicators the index leaves out
+    assert marts_dimensions["in_index"].tolist() == [True] * 4 + [False] * 3
 
 
 def test_every_area_has_every_indicator_in_both_censuses(built):

@@ -1,9 +1,10 @@
 """The indicator catalogue loads, and a bad entry fails naming the file and the entry."""
 
+import pandas as pd
 import pytest
 import yaml
 
-from indicators.catalogue import CATALOGUE_PATH, CatalogueError, load_catalogue
+from indicators.catalogue import CATALOGUE_PATH, CatalogueError, dimension_table, load_catalogue
 
 ENTRY = {"id": "x", "name_es": "x", "name_en": "x", "definition": "d", "dimension": "housing", "unit": "share",
          "direction": -1, "numerator": "n", "denominator": "d", "source": "census"}
@@ -57,3 +58,11 @@ def test_a_catalogue_without_relations_has_none(tmp_path):
 
     assert load_relations(write(tmp_path, [ENTRY])) == []
     assert len(load_relations(CATALOGUE_PATH)) > 0
+
+
+def test_dimensions_keep_file_order_and_say_which_the_index_scores():
+    dimensions = pd.DataFrame({"dimension_id": ["health", "poverty", "services"], "name_es": ["S", "P", "B"],
+                               "name_en": ["H", "P", "S"]})
+    table = dimension_table(dimensions, {"wellbeing", "health", "services"})
+    assert table["display_order"].tolist() == [0, 1, 2]
+    assert table["in_index"].tolist() == [True, False, True]

@@ -48,7 +48,7 @@ def test_a_table_missing_a_promised_column_is_named(present, message):
 def test_extra_columns_are_left_out_in_the_contracts_order():
     present = ["scratch", *reversed(contract.TABLES["dimensions"].columns)]
     assert contract.select_list("dimensions", present) == '"city", "dimension_id", "name_es", "name_en", ' \
-                                                          '"display_order"'
+                                                          '"display_order", "in_index"'
 
 
 def test_the_docs_command_explains_itself(capsys):

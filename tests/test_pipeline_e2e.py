@@ -17,9 +17,10 @@ from sources.privacy import pseudonymise
 
 pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not make test-fast
 
-MARTS = ["areas", "indicator_values", "index_scores", "indicator_catalogue", "dimensions", "index_weights",
-         "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change", "change_basis",
-         "levels", "schema_version"]  # and publication, sources: the publication event (conftest.PUBLICATION_EVENT)
+MARTS = ["areas", "area_population", "indicator_values", "index_scores", "indicator_catalogue", "dimensions",
+         "index_weights", "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change",
+         "change_basis", "levels", "schema_version"]
+# and publication, sources: the publication event (conftest.PUBLICATION_EVENT)
 
 
 @pytest.fixture(scope="module")

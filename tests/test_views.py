@@ -16,6 +16,9 @@ def con(tmp_path):
         " ('c', 'Z2', 'zona', 0, 'Dos', 'D1', 20), ('c', 'D1', 'distrito', 1, 'Norte', NULL, 30))"
         " t(city, area_id, level, depth, name, parent_id, population)")
     run("ALTER TABLE marts.areas ADD COLUMN geometry_wkt VARCHAR")
+    run("CREATE TABLE marts.area_population AS SELECT * FROM (VALUES ('c', 'Z1', '2024', 10), ('c', 'Z2', '2024', 20),"
+        " ('c', 'D1', '2024', 30), ('c', 'Z1', '2012', NULL), ('c', 'Z2', '2012', 25), ('c', 'D1', '2012', 33))"
+        " t(city, area_id, period, population)")
     # ten zones ranked 1..10 in quintiles of 2: Z1 rank 2 (quintile 1), band 1.4 .. 2.6 -> ranks 1..3 (q 1..2)
     rows = ", ".join(f"('c', 'wb', 'Z{r}', 'zona', '2024', 'wb', {100 - r}.0, {r}, {(r + 1) // 2}, 0)"
                      for r in range(1, 11))
@@ -39,6 +42,16 @@ def test_v_area_has_every_ancestor_as_columns(con):
     rows = con.execute("SELECT area_id, zona_id, distrito_id, distrito_name FROM snapshot.marts.v_area "
                        "ORDER BY area_id").fetchall()
     assert rows == [("D1", None, "D1", "Norte"), ("Z1", "Z1", "D1", "Norte"), ("Z2", "Z2", "D1", "Norte")]
+
+
+def test_v_area_has_the_population_of_every_census_year_as_columns(con):
+    """One column per year, oldest first, withheld (NULL) where area_population withholds it."""
+    columns = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = 'snapshot' "
+                                         "AND table_name = 'v_area' AND column_name LIKE 'population%'").fetchall()]
+    assert columns == ["population", "population_2012", "population_2024"]
+    rows = con.execute("SELECT area_id, population_2012, population_2024 FROM snapshot.marts.v_area "
+                       "ORDER BY area_id").fetchall()
+    assert rows == [("D1", 33, 30), ("Z1", None, 10), ("Z2", 25, 20)]
 
 
 def test_v_index_bands_are_whole_ranks_and_say_when_the_quantile_is_uncertain(con):
