@@ -3,6 +3,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 PYTHON ?= python3
 CHROMIUM := $(shell command -v chromium 2>/dev/null)
+PDFTOPPM := $(shell command -v pdftoppm 2>/dev/null)
 COMPOSE := $(shell command -v docker-compose 2>/dev/null)
 
 .PHONY: demo test test-fast mutation airflow airflow-stop lint install browser compose-tool clean
@@ -20,11 +21,16 @@ install: .venv/.synced
 demo: .venv/.synced
 	.venv/bin/bienestar demo
 
-# The report test renders the page in a real headless Chromium (Debian's package).
+# The report test renders the page in a real headless Chromium (Debian's package) and prints it to PDF, whose
+# pages pdftoppm (poppler-utils) turns into images.
 browser:
 ifeq ($(CHROMIUM),)
 	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "The report test needs Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu) and retry."; exit 1; fi
+endif
+ifeq ($(PDFTOPPM),)
+	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; \
+	else echo "The report test needs pdftoppm: run 'sudo apt-get install poppler-utils' and retry."; exit 1; fi
 endif
 
 # The compose test validates docker-compose.yml with Debian's docker-compose (no Docker daemon needed).
@@ -44,7 +50,7 @@ test: .venv/.synced browser compose-tool lint
 	.venv/bin/pytest
 
 # Your own loop: everything but the e2e and scheduler tests, under 5 minutes.
-test-fast: .venv/.synced lint
+test-fast: .venv/.synced browser lint
 	.venv/bin/pytest -m "not e2e and not scheduler"
 
 # Mutation testing of the rule modules (tests/mutants.py, docs/testing.md): prints the killed share and survivors.

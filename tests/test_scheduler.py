@@ -7,7 +7,6 @@ counts, the final snapshot equal to the one `bienestar run` (dag.test) publishes
 the UI's DAG list and a run's grid in a headless Chromium. Everything is stopped and dropped even on failure.
 """
 
-import base64
 import contextlib
 import json
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import Chromium
 from conftest import snapshot_tables
 
 from bienestar.deployment import Client, free_port, fresh_postgres_database
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.scheduler  # real Airflow processes: make test, not mak
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
 BIENESTAR = str(Path(sys.executable).with_name("bienestar"))
-CHROMIUM = Path("/usr/bin/chromium")
 LA_PAZ = "la_paz_demo"
 BOLIVIA = "bolivia_municipal"
 DAGS = ("ingest_census", "ingest_services", "ingest_sensors", "build_indicators", "publish_report")
@@ -166,7 +165,7 @@ def test_local_executor_on_postgresql(complete_run, tmp_path):
         client.wait_idle([f"{LA_PAZ}.{d}" for d in DAGS])
         assert [r["state"] for r in client.runs(f"{LA_PAZ}.ingest_census")] == ["success"] * 3
         # the report and Data Docs are served by the api-server (plugin)
-        for path in (f"/bienestar/reports/{LA_PAZ}/index.html",
+        for path in (f"/bienestar/reports/{LA_PAZ}/latest/index.html",
                      f"/bienestar/quality/{LA_PAZ}/gx/uncommitted/data_docs/local_site/index.html"):
             with urllib.request.urlopen(client.url + path, timeout=30) as page:
                 assert page.status == 200 and b"<html" in page.read(2000).lower()
@@ -214,62 +213,11 @@ def test_celery_executor_on_redis(complete_run, tmp_path):
 def check_ui_in_chromium(client: Client, tmp_path: Path) -> None:
     """The DAG list and a run's grid, rendered by the real UI in headless Chromium (logged in by the JWT cookie
     the UI itself uses)."""
-    from websockets.sync.client import connect
-
-    assert CHROMIUM.exists(), "Chromium is needed: apt-get install chromium"
-    port = free_port()
-    browser = subprocess.Popen([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                                f"--remote-debugging-port={port}", f"--user-data-dir={tmp_path / 'chromium'}",
-                                "--window-size=1400,1000", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        page = _devtools_page(port)
-        with connect(page, max_size=None, open_timeout=30) as ws:
-            ids = iter(range(1, 10_000))
-
-            def send(method: str, **params):
-                number = next(ids)
-                ws.send(json.dumps({"id": number, "method": method, "params": params}))
-                while True:
-                    message = json.loads(ws.recv(timeout=60))
-                    if message.get("id") == number:
-                        return message.get("result", {})
-
-            def text_after(url: str, wanted: list[str], seconds: float = 60) -> str:
-                send("Page.navigate", url=url)
-                deadline = time.monotonic() + seconds
-                text = ""
-                while time.monotonic() < deadline:
-                    text = send("Runtime.evaluate", expression="document.body ? document.body.innerText : ''")[
-                        "result"].get("value", "")
-                    if all(w in text for w in wanted):
-                        return text
-                    time.sleep(0.5)
-                raise AssertionError(f"{url}: {wanted} not on the page after {seconds:.0f} s; it shows: {text[:600]}")
-
-            send("Network.enable")
-            send("Network.setCookie", name="_token", value=client.token, url=client.url + "/")
-            text_after(f"{client.url}/dags", [f"{LA_PAZ}.ingest_census", f"{BOLIVIA}.ingest_census",
-                                             f"{LA_PAZ}.build_indicators"])
-            run = client.runs(f"{LA_PAZ}.ingest_sensors")[-1]["dag_run_id"]
-            text_after(f"{client.url}/dags/{LA_PAZ}.ingest_sensors/runs/{urllib.parse.quote(run, safe='')}",
-                       ["gate_staging_sensors", "build_data_docs"])
-            shot = send("Page.captureScreenshot", format="png")["data"]
-            (tmp_path / "grid.png").write_bytes(base64.b64decode(shot))
-            assert (tmp_path / "grid.png").stat().st_size > 10_000
-    finally:
-        browser.terminate()
-        browser.wait(timeout=30)
-
-
-def _devtools_page(port: int, seconds: float = 30) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
-                                                                   timeout=2) as response:
-            pages = [t for t in json.loads(response.read()) if t.get("type") == "page"]
-            if pages:
-                return pages[0]["webSocketDebuggerUrl"]
-        time.sleep(0.3)
-    raise RuntimeError("headless Chromium did not open its DevTools port")
+    with Chromium(tmp_path / "chromium") as chromium:
+        page = chromium.open(f"{client.url}/dags", width=1400, height=1000, cookies={"_token": client.token})
+        page.wait_for_text([f"{LA_PAZ}.ingest_census", f"{BOLIVIA}.ingest_census", f"{LA_PAZ}.build_indicators"])
+        run = client.runs(f"{LA_PAZ}.ingest_sensors")[-1]["dag_run_id"]
+        page.goto(f"{client.url}/dags/{LA_PAZ}.ingest_sensors/runs/{urllib.parse.quote(run, safe='')}")
+        page.wait_for_text(["gate_staging_sensors", "build_data_docs"])
+        assert page.screenshot(tmp_path / "grid.png").stat().st_size > 10_000
 
