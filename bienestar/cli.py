@@ -117,7 +117,7 @@ def cmd_report(args) -> int:
     from bienestar.publish import build_city_report
 
     _snapshot(args)
-    print(build_city_report(_city(args)))
+    print(build_city_report(_city(args), lang=args.lang, period=args.period))
     return 0
 
 
@@ -247,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--source", help="only sources starting with this, e.g. census or sensors/readings")
     q.add_argument("--limit", type=positive(int), default=200, help="rows to print (default 200)")
     q.add_argument("--format", choices=["table", "csv"], default="table")
-    add("report", cmd_report, "rebuild the HTML report from published/<city>/current.duckdb")
+    r = add("report", cmd_report, "rebuild the report (HTML, PDF, downloads) from published/<city>/current.duckdb "
+                                  "into reports/<city>/<published at>/, and point reports/<city>/latest at it")
+    r.add_argument("--lang", choices=["es", "en"], help="language of the report (default: the city's report.lang, "
+                                                        "else es)")
+    r.add_argument("--period", help="census year to report (default: the city's vintage); the change section "
+                                    "compares it with the year before")
     sql = add("sql", cmd_sql, "run one SQL query on published/<city>/current.duckdb (read-only): the marts "
                               "schema of docs/marts.md")
     sql.add_argument("query", help='e.g. "SELECT * FROM marts.index_scores WHERE rank <= 5"')

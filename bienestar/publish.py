@@ -195,20 +195,36 @@ def publications(city: City) -> list[Path]:
     return sorted(found, key=lambda p: (p.name[:20], int(p.stem[21:] or 0)))
 
 
-def build_city_report(city: City) -> Path:
-    """The HTML report of a city from the current published snapshot."""
+def build_city_report(city: City, *, lang: str | None = None, period: str | None = None) -> Path:
+    """The report of a city from the current published snapshot, kept as `reports/<city>/<published at>/` with
+    `latest` pointing at it (reports/history.py); the newest `publication.keep` reports stay. `lang` defaults to
+    the city's `report.lang` ("es"), `period` to the city's vintage. Returns the report's index.html."""
     from expectations.gate import data_docs_index
     from indicators.engine import load_spec
+    from reports import history
     from reports.build import build_report
 
     paths = settings.paths()
+    options = city.config.get("report") or {}
+    snapshot = paths.current_snapshot_for(city.name)
+    city_dir = paths.report_history_for(city.name)
+    history.migrate(city_dir)
+    target = city_dir / history.stamp(_published_at(snapshot))
+    earlier = [r for r in history.reports(city_dir) if r.name < target.name]
     quality = data_docs_index(city.name)
-    return build_report(
-        paths.current_snapshot_for(city.name),
-        paths.reports_for(city.name),
+    page = build_report(
+        snapshot,
+        target,
         city_name=city.display_name,
         index_id=load_spec(city.index_spec_path).id,
-        period=city.vintage,
+        period=period or city.vintage,
         quality_url=quality.as_uri() if quality.exists() else None,
         city=city.name,
+        lang=lang or options.get("lang", "es"),
+        citation=options.get("citation"),
+        licence=options.get("licence"),
+        previous=earlier[-1] if earlier else None,
     )
+    history.point_latest(city_dir, target)
+    history.prune(city_dir, keep(city))
+    return city_dir / history.LATEST / page.name

@@ -6,7 +6,7 @@
     warehouse/<city>.duckdb    the city's working database (one writer at a time, so one file per city: cities
                                never queue on each other's writer)
     published/<city>/          read-only snapshots for readers (`current.duckdb`, `<published at>.duckdb`)
-    reports/<city>/            the HTML report
+    reports/<city>/            the reports: `<published at>/` each, `latest` -> the newest (reports/history.py)
     quality/<city>/            validation results (GX Data Docs)
     airflow/                   AIRFLOW_HOME for local runs (metadata DB, logs, `bienestar airflow` PID files)
 """
@@ -43,8 +43,13 @@ class Paths:
     def current_snapshot_for(self, city: str) -> Path:
         return self.published_for(city) / "current.duckdb"
 
-    def reports_for(self, city: str) -> Path:
+    def report_history_for(self, city: str) -> Path:
+        """The folder of every kept report of the city."""
         return self.home / "reports" / city
+
+    def reports_for(self, city: str) -> Path:
+        """The newest report of the city (`latest`, a link to its `<published at>` folder)."""
+        return self.report_history_for(city) / "latest"
 
     @property
     def quality(self) -> Path:

@@ -1,6 +1,6 @@
 """An Airflow plugin: each city's report and Great Expectations Data Docs, served read-only by the api-server.
 
-Mounted at `/bienestar/` (`/bienestar/reports/<city>/index.html`, `/bienestar/quality/<city>/...`) and linked
+Mounted at `/bienestar/` (`/bienestar/reports/<city>/latest/index.html`, `/bienestar/quality/<city>/...`) and linked
 from the UI's navigation (Browse > Bienestar ...). Files are served from BIENESTAR_HOME as they are, GET only.
 """
 
@@ -34,7 +34,7 @@ def build_app():
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         rows = "".join(
-            f'<li>{name}: <a href="{PREFIX}/reports/{name}/index.html">report</a> · '
+            f'<li>{name}: <a href="{PREFIX}/reports/{name}/latest/index.html">report</a> · '
             f'<a href="{PREFIX}/quality/{name}/{DOCS_PAGE}">Data Docs</a></li>' for name in _cities())
         return f"<!doctype html><title>bienestar</title><h1>bienestar</h1><ul>{rows}</ul>"
 
@@ -44,7 +44,8 @@ def build_app():
 def _views() -> list[dict]:
     views = [{"name": "Bienestar: reports and Data Docs", "href": f"{PREFIX}/", "category": "Browse"}]
     for name in _cities():
-        views += [{"name": f"Report: {name}", "href": f"{PREFIX}/reports/{name}/index.html", "category": "Browse"},
+        views += [{"name": f"Report: {name}", "href": f"{PREFIX}/reports/{name}/latest/index.html",
+                   "category": "Browse"},
                   {"name": f"Data Docs: {name}", "href": f"{PREFIX}/quality/{name}/{DOCS_PAGE}",
                    "category": "Browse"}]
     return views

@@ -44,7 +44,7 @@ def test_index_for_both_census_years_and_its_change(published):
 def test_report_and_quality_record(published):
     paths, city = published
     html = (paths.reports_for(city.name) / "index.html").read_text(encoding="utf-8")
-    assert "Bolivia" in html and 'src="map_score.png"' in html
+    assert "Bolivia" in html and 'id="index-map"' in html and "Fuente: INE, Censo de Población y Vivienda" in html
     con = duckdb.connect(str(paths.warehouse_for(city.name)), read_only=True)
     try:
         gates = con.execute("SELECT DISTINCT suite, \"partition\" FROM audit.validation_results WHERE city = ? "

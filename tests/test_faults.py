@@ -67,7 +67,7 @@ def kill(stage: str, home: Path, *, after: float = 0.0, when: str | None = None)
 
 def published_state(home: Path) -> tuple:
     """The published files as bytes: snapshot and every report file."""
-    report = home / "reports" / CITY
+    report = (home / "reports" / CITY / "latest").resolve()  # the report readers get (reports/history.py)
     return ((home / "published" / CITY / "current.duckdb").read_bytes(),
             {p.relative_to(report): p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()})
 
@@ -110,11 +110,11 @@ def test_kill_9_anywhere_leaves_the_published_files_and_a_rerun_gives_the_same(h
     _assert_snapshot(home, complete_run.tables)
 
     report = published_state(home)[1]
-    kill("build_report", home, when=f"reports/.{CITY}.building-*", after=0.3)
+    kill("build_report", home, when=f"reports/{CITY}/.*.building-*", after=0.3)
     assert published_state(home)[1] == report, "killed while building the report: the old report changed"
-    [orphan] = (home / "reports").glob(f".{CITY}.building-*")
+    [orphan] = (home / "reports" / CITY).glob(".*.building-*")
     complete("build_report", home)
-    assert (home / "reports" / CITY / "index.html").exists()
+    assert (home / "reports" / CITY / "latest" / "index.html").exists()
     assert orphan.exists()  # a fresh build folder may be another run's: kept until ORPHAN_AGE
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
     complete("build_report", home)

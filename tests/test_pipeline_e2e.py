@@ -207,8 +207,16 @@ def test_every_planted_fault_is_quarantined_and_nothing_else(pipeline_run, city)
 def test_report_shows_map_table_and_charts(pipeline_run, city):
     report = settings.paths().reports_for(city.name)
     html = (report / "index.html").read_text(encoding="utf-8")
-    assert 'src="map_score.png"' in html
+    # reports/<city>/<published at>/ with latest pointing at it, self-contained: map, PDF, downloads, Data Docs
+    published_at = read("SELECT published_at FROM marts.publication")["published_at"].iloc[0]
+    assert report.is_symlink() and report.resolve().name == published_at.strftime("%Y-%m-%dT%H-%M-%SZ")
+    assert 'id="index-map"' in html and 'href="map_score.png"' in html
     assert (report / "map_score.png").stat().st_size > 10_000
+    for name in ("report.pdf", "indicators.csv", "index.csv", "index.xlsx", "areas.gpkg", "datapackage.json",
+                 "data-docs/index.html"):
+        assert (report / name).is_file() and f'href="{name}"' in html, name
+    assert settings.paths().home.as_posix() not in html  # nothing absolute: the folder can be zipped and shared
+    assert "Atención: los índices de ambos años no tienen la misma estructura" in html  # 2012 has no environment
     # every dimension of the index gets a chart (catalogue dimensions outside the index, like poverty, do not)
     dimensions = read("SELECT dimension_id FROM marts.dimensions WHERE dimension_id IN "
                       "(SELECT node_id FROM marts.index_scores)")["dimension_id"]
