@@ -1,4 +1,4 @@
-"""Alerts to operators: a failed task, a run that is late.
+"""Alerts to operators (a failed task, a run that is late) and the notice to analysts that a report is out.
 
 Where alerts go is the Airflow Connection `bienestar_alerts`:
 
@@ -9,6 +9,10 @@ Where alerts go is the Airflow Connection `bienestar_alerts`:
 
 Without the connection, alerts are only logged (and a failed task's error is still recorded for `bienestar run`).
 Alerting never fails a task: an alert that cannot be sent is logged as an error.
+
+The notice of a new report goes the same two ways through the Connection `bienestar_reports` (the analysts'
+channel, optional): `{"text", "kind": "report_published", "city", "period", "published_at", "report_url",
+"findings"}`, the key findings as the report's first page states them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from bienestar import settings
 log = logging.getLogger(__name__)
 
 ALERT_CONN_ID = "bienestar_alerts"
+REPORT_CONN_ID = "bienestar_reports"
 SEND_TIMEOUT = 10  # seconds: an alert endpoint that hangs must not hold the task's slot
 
 
@@ -87,36 +92,61 @@ def _base_url() -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ delivery
-def _connection():
+def _connection(conn_id: str = ALERT_CONN_ID):
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        return BaseHook.get_connection(ALERT_CONN_ID)
+        return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
 
 
-def send(alert: dict) -> bool:
-    """Deliver an alert through `bienestar_alerts`; True when it went out. Never raises."""
-    log.error("ALERT %s", alert["text"])
+def send(alert: dict, conn_id: str = ALERT_CONN_ID) -> bool:
+    """Deliver an alert (or, through `bienestar_reports`, a notice) through the Connection `conn_id`; True when
+    it went out. Never raises."""
+    if conn_id == ALERT_CONN_ID:
+        log.error("ALERT %s", alert["text"])
+    else:
+        log.info("NOTICE %s", alert["text"])
     try:
-        conn = _connection()
+        conn = _connection(conn_id)
         if conn is None:
-            log.warning("no Airflow Connection %r: the alert above was only logged (see docs/operations.md, "
-                        "Alerts)", ALERT_CONN_ID)
+            log.warning("no Airflow Connection %r: the message above was only logged (see docs/operations.md, "
+                        "Alerts)", conn_id)
             return False
         if conn.conn_type in ("http", "https"):
             _post(_webhook_url(conn), alert)
         elif conn.conn_type in ("smtp", "email"):
             _mail(conn, alert)
         else:
-            log.error("Connection %r has conn type %r: use http (a webhook) or smtp", ALERT_CONN_ID, conn.conn_type)
+            log.error("Connection %r has conn type %r: use http (a webhook) or smtp", conn_id, conn.conn_type)
             return False
         return True
     except Exception as exc:  # an alert that cannot be sent must not hide the failure it reports
-        log.error("could not send the alert through %r: %s", ALERT_CONN_ID, first_line(exc))
+        log.error("could not send the message through %r: %s", conn_id, first_line(exc))
         return False
+
+
+def report_published(city, page: Path) -> bool:
+    """Tell the analysts' channel (`bienestar_reports`) that a report is out: its key findings and its link
+    (the Airflow UI's copy when the API's base_url is set, else the file). Never raises."""
+    folder = page.resolve().parent
+    try:
+        summary = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.error("no report summary to announce in %s: %s", folder, first_line(exc))
+        return False
+    base = _base_url()
+    url = (f"{base}/bienestar/reports/{city.name}/{folder.name}/index.html" if base
+           else (folder / "index.html").as_uri())
+    findings = summary.get("findings") or []
+    return send({
+        "text": f"bienestar: new report for {city.display_name} ({summary.get('period')}): {' '.join(findings)} "
+                f"{url}",
+        "kind": "report_published", "city": city.name, "period": summary.get("period"),
+        "published_at": summary.get("published_at"), "report_url": url, "findings": findings,
+    }, REPORT_CONN_ID)
 
 
 def _webhook_url(conn) -> str:
@@ -139,8 +169,8 @@ def _mail(conn, alert: dict) -> None:
 
     to = (conn.extra_dejson or {}).get("to")
     if not to:
-        raise ValueError(f"Connection {ALERT_CONN_ID!r} (smtp) needs the recipients in its extra: "
+        raise ValueError(f"Connection {conn.conn_id!r} (smtp) needs the recipients in its extra: "
                          '{"to": ["ops@example.org"]}')
     body = "\n".join(f"{key}: {value}" for key, value in alert.items() if value and key != "text")
-    with SmtpHook(smtp_conn_id=ALERT_CONN_ID) as hook:
+    with SmtpHook(smtp_conn_id=conn.conn_id) as hook:
         hook.send_email_smtp(to=to, subject=alert["text"][:150], html_content=f"<pre>{body}</pre>")

@@ -31,13 +31,17 @@ def publish_dag(city):
             with task_errors():
                 return str(publish_snapshot(city, run_id))
 
-        @task(doc_md="Build the HTML report of `reports/<city>/` from the published snapshot (served in the UI "
-              "under Bienestar).")
+        @task(doc_md="Build the report (HTML, PDF, downloads) into `reports/<city>/<published at>/` from the "
+              "published snapshot, point `reports/<city>/latest` at it (served in the UI under Bienestar) and "
+              "announce it through the `bienestar_reports` Connection when there is one.")
         def build_report(published):
+            from bienestar.alerts import report_published
             from bienestar.publish import build_city_report
 
             with task_errors():
-                return str(build_city_report(city))
+                page = build_city_report(city)
+            report_published(city, page)  # the analysts' channel, when the bienestar_reports Connection exists
+            return str(page)
 
         published = publish_snapshot()
         close_run(city, [published, build_report(published)])

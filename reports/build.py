@@ -59,9 +59,10 @@ def _chart_words(snap: Snapshot, words: model.Words, nums: Numbers) -> dict:
             "classes": model.class_legend(snap, snap.map_level, nums, words)}
 
 
-def _summary(snap: Snapshot) -> dict:
-    """The figures the next report compares itself with."""
+def _summary(snap: Snapshot, nums: Numbers, words: model.Words) -> dict:
+    """The figures the next report compares itself with, and its key findings (for the notice)."""
     return {
+        "findings": model.findings_text(model.findings(snap, nums, words)),
         "published_at": str(snap.published_at or ""),
         "period": snap.period,
         "indicators": sorted(i.indicator_id for i in snap.indicators),
@@ -286,8 +287,8 @@ def build_report(
         html = _render(snap, city_name=city_name, lang=lang, quality_url=docs, map_image=map_image, charts=charts,
                        downloads=files, previous=before, citation=citation, pdf=PDF if chromium else None)
         (work / "index.html").write_text(html, encoding="utf-8", newline="\n")
-        (work / SUMMARY).write_text(json.dumps(_summary(snap), indent=1, sort_keys=True, default=str) + "\n",
-                                    encoding="utf-8")
+        summary = json.dumps(_summary(snap, nums, words), indent=1, sort_keys=True, default=str)
+        (work / SUMMARY).write_text(summary + "\n", encoding="utf-8")
         if chromium:
             print_pdf(chromium, work / "index.html", work / PDF)
         _replace_dir(work, out_dir)

@@ -166,6 +166,18 @@ def findings(snap: Snapshot, nums: Numbers, words: Words) -> dict:
     }
 
 
+def findings_text(found: dict) -> list[str]:
+    """The key findings as plain sentences (for the notice of a new report)."""
+    lines = list(found["lines"])
+    for title, areas in ((found["best_title"], found["best"]), (found["worst_title"], found["worst"])):
+        if areas:
+            lines.append(f"{title}: " + ", ".join(f"{a['name']} ({a['score']})" for a in areas) + ".")
+    if found["changes"]:
+        lines.append(f"{found['changes_title']}: " + ", ".join(f"{c['name']} ({c['change']})"
+                                                               for c in found["changes"]) + ".")
+    return lines + ([found["quality"]] if found["quality"] else [])
+
+
 def change_row(snap: Snapshot, change: Change, nums: Numbers) -> dict:
     area = snap.areas.get(change.area_id)
     return {

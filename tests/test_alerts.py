@@ -4,6 +4,7 @@ anything."""
 
 import asyncio
 import json
+import logging
 from urllib.parse import quote
 
 import pytest
@@ -67,11 +68,18 @@ def test_a_late_run_alert_names_the_run_and_its_deadline(hook):
     assert "is late: not finished by 2024-06-04T02:00:00+00:00 (2 hours after it was queued)" in alert["text"]
 
 
-def test_an_alert_that_cannot_be_sent_fails_nothing(hook, monkeypatch, caplog):
+def logged(caplog, capsys) -> str:
+    """What was logged: once Airflow is imported its structlog setup prints records instead of passing them on,
+    so a test alone and a test after others see them in different places."""
+    captured = capsys.readouterr()
+    return caplog.text + captured.out + captured.err
+
+
+def test_an_alert_that_cannot_be_sent_fails_nothing(hook, monkeypatch, caplog, capsys):
     monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_ALERTS", f"{hook.base_url}/hooks/broken")
     assert alerts.send({"text": "x", "kind": "task_failed"}) is False
     assert len(hook.seen("/hooks/broken")) == 1
-    assert "could not send the alert" in caplog.text
+    assert "could not send the message through 'bienestar_alerts'" in logged(caplog, capsys)
 
 
 def test_without_the_connection_the_alert_is_only_logged(monkeypatch, caplog):
@@ -84,3 +92,34 @@ def test_smtp_without_recipients_says_what_to_set(monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_ALERTS", "smtp://mail.example.org:25")
     assert alerts.send({"text": "x", "kind": "task_failed"}) is False
     assert '{"to": ["ops@example.org"]}' in caplog.text
+
+
+def test_a_new_report_is_announced_to_the_analysts_channel(monkeypatch, tmp_path, caplog, capsys):
+    """The notice carries the report's key findings and its link; without base_url the link is the file."""
+    from cities import load_city
+
+    folder = tmp_path / "2026-12-07T05-26-00Z"
+    folder.mkdir()
+    (folder / "index.html").write_text("<html></html>")
+    (folder / "report.json").write_text(json.dumps({"period": "2024", "published_at": "2026-12-07 05:26:00",
+                                                    "findings": ["Puntaje mediano de zona: 72,9.", "Mejores 5: A."]}))
+    city = load_city("la_paz_demo")
+    with ScriptedServer() as server:
+        server.route("/hooks/analysts", json_reply({"ok": True}))
+        monkeypatch.setenv("AIRFLOW_CONN_BIENESTAR_REPORTS", f"{server.base_url}/hooks/analysts")
+        monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example.org:8080")
+        assert alerts.report_published(city, folder / "index.html") is True
+        [notice] = posted(server, "/hooks/analysts")
+    assert notice["kind"] == "report_published" and notice["city"] == "la_paz_demo" and notice["period"] == "2024"
+    assert notice["report_url"] == \
+        "http://airflow.example.org:8080/bienestar/reports/la_paz_demo/2026-12-07T05-26-00Z/index.html"
+    assert notice["findings"] == ["Puntaje mediano de zona: 72,9.", "Mejores 5: A."]
+    assert notice["text"].startswith("bienestar: new report for La Paz (ciudad de ejemplo / sample city) (2024): "
+                                     "Puntaje mediano de zona: 72,9. Mejores 5: A.")
+    monkeypatch.delenv("AIRFLOW_CONN_BIENESTAR_REPORTS")
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL")
+    caplog.set_level(logging.INFO, logger="bienestar.alerts")
+    assert alerts.report_published(city, folder / "index.html") is False  # no channel: only logged, no error
+    text = logged(caplog, capsys)
+    assert "NOTICE bienestar: new report" in text and (folder / "index.html").as_uri() in text
+    assert "ALERT" not in text
