@@ -132,8 +132,8 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
                 ("ranking", words["ranking"].format(words.level(base, lower=True)))]
     sections += [("change", change["title"])] if change else []
     sections += [("dimensions", words["dimensions"].format(words.level(top, lower=True)))]
-    poverty = model.poverty_section(snap, nums, words)
-    sections += [("poverty", words["poverty"])] if poverty else []
+    outside = model.outside_section(snap, nums, words)
+    sections += [("outside-index", words["outside"])] if outside else []
     sections += [("indicators", words["indicators"])]
     profiles = model.profiles(snap, nums, words)
     sections += [("profiles", words["profiles"].format(words.level(top, lower=True)))] if profiles else []
@@ -173,7 +173,7 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
         dimensions_title=words["dimensions"].format(words.level(top, lower=True)),
         dimensions_mean=words["dimensions_mean"].format(words.level(base, lower=True), words.level(top, lower=True)),
         charts=charts,
-        poverty=poverty,
+        outside=outside,
         indicators=model.indicator_rows(snap, nums, words),
         indicators_caption=words["indicators_caption"].format(words.level(base, lower=True)),
         indicator_top=model.level_table(snap, top, index_indicators, nums, words) if top != base else None,

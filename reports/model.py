@@ -313,13 +313,24 @@ def level_table(snap: Snapshot, level: str, indicators: list[Indicator], nums: N
     return {"areas": [a.name for a in areas], "rows": rows}
 
 
-def poverty_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
-    """The indicators outside the index (NBI strata, Alkire-Foster H, A, M0 and contributions), by top level."""
+def outside_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
+    """The indicators the index leaves out (NBI strata, Alkire-Foster H, A, M0 and contributions; Bolivia's
+    employment and identity), by the top level, one table per catalogue dimension in display order."""
     outside = [i for i in ordered_indicators(snap) if not in_index(snap, i)]
-    table = level_table(snap, snap.top_level, outside, nums, words)
-    if table is None:
+    order = {d: k for k, d in enumerate(snap.dimension_names)}
+    groups = []
+    for dimension in sorted({i.dimension for i in outside}, key=lambda d: (order.get(d, len(order)), str(d))):
+        table = level_table(snap, snap.top_level, [i for i in outside if i.dimension == dimension], nums, words)
+        if table is not None:
+            es_en = snap.dimension_names.get(dimension)
+            groups.append({"id": dimension, "title": name(words.lang, *es_en) if es_en else str(dimension),
+                           "table": table})
+    if not groups:
         return None
-    return {"intro": words["poverty_intro"].format(words.level(snap.top_level, lower=True)), "table": table}
+    intro = words["outside_intro"].format(words.level(snap.top_level, lower=True))
+    if any(i.indicator_id.startswith(("nbi", "af_")) for i in outside):
+        intro += " " + words["poverty_intro"]
+    return {"intro": intro, "groups": groups}
 
 
 def profiles(snap: Snapshot, nums: Numbers, words: Words) -> list[dict]:

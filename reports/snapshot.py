@@ -128,6 +128,8 @@ class Snapshot:
     publication: dict = field(default_factory=dict)  # marts.publication: published_at, run_id, versions
     sources: list[dict] = field(default_factory=list)  # marts.sources: every delivery behind the snapshot
     data_through: object = None  # the last day the period's values cover (max period_end), when published
+    # every dimension of the catalogue in display order, scored or not: id -> (es, en)
+    dimension_names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def areas_of(self, level: str) -> list[Area]:
         """Areas of one level, by id."""
@@ -207,14 +209,15 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
         scored = {r[0] for r in con.execute(
             f"SELECT DISTINCT node_id FROM marts.index_scores WHERE index_id = ? AND period = ? AND {where}",
             [index_id, period, *params]).fetchall()}
+        listed = con.execute(f"SELECT dimension_id, name_es, name_en FROM marts.dimensions WHERE {where}"
+                             f" ORDER BY {_dimension_order(con)}", params).fetchall()
         snap = Snapshot(
             index_id=index_id,
             period=period,
             periods=periods,
             areas=_read_areas(con, where, params),
-            dimensions=[Dimension(*row) for row in con.execute(
-                f"SELECT dimension_id, name_es, name_en FROM marts.dimensions WHERE {where}"
-                f" ORDER BY {_dimension_order(con)}", params).fetchall() if row[0] in scored],
+            dimensions=[Dimension(*row) for row in listed if row[0] in scored],
+            dimension_names={d: (es, en) for d, es, en in listed},
             indicators=[Indicator(*row) for row in con.execute(
                 f"SELECT {_pick(con, 'indicator_catalogue', CATALOGUE)}"
                 f" FROM marts.indicator_catalogue WHERE {where} ORDER BY indicator_id", params).fetchall()],

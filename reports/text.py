@@ -27,7 +27,8 @@ TEXT: dict[str, dict[str, str]] = {
                          "u hogares se suprimen para proteger la confidencialidad y aparecen como «s».",
         "map": "Mapa del índice",
         "map_caption": "Puntaje compuesto por {} en quintiles (1 = mejor). Pase el cursor, toque o enfoque un área "
-                       "para ver sus datos; busque un área por nombre.",
+                       "para ver sus datos; busque un área por nombre. Los espacios en blanco dentro del mapa no "
+                       "pertenecen a ningún área (lagos, salares o territorio sin área publicada).",
         "map_legend": "Quintil",
         "map_png": "Imagen del mapa (PNG) para presentaciones",
         "no_geometry": "La instantánea no trae geometrías para este nivel.",
@@ -64,10 +65,11 @@ TEXT: dict[str, dict[str, str]] = {
         "time_basis": "Base temporal",
         "by_level": "Indicadores por {}",
         "cell_legend": "«s» = suprimido por confidencialidad, «—» = sin valor.",
-        "poverty": "Pobreza: NBI y Alkire–Foster",
-        "poverty_intro": "Indicadores de pobreza publicados por {} (no entran en el índice): necesidades básicas "
-                         "insatisfechas (NBI) por estratos y pobreza multidimensional de Alkire–Foster (H: incidencia, "
-                         "A: intensidad, M0 = H × A, con la contribución de cada indicador).",
+        "outside": "Indicadores fuera del índice",
+        "outside_intro": "Indicadores publicados por {} que no entran en el índice compuesto.",
+        "poverty_intro": "Pobreza: necesidades básicas insatisfechas (NBI) por estratos y pobreza multidimensional de "
+                         "Alkire–Foster (H: incidencia, A: intensidad, M0 = H × A, con la contribución de cada "
+                         "indicador).",
         "change": "Cambio entre {} y {}",
         "change_intro": "Cambio del puntaje compuesto por {}. Un cambio de rango es real cuando las bandas de rango "
                         "de ambos años no se solapan (marcado ✓).",
@@ -154,7 +156,8 @@ TEXT: dict[str, dict[str, str]] = {
                          "suppressed to protect confidentiality and show as “s”.",
         "map": "Index map",
         "map_caption": "Composite score by {} in quintiles (1 = best). Hover, tap or focus an area to see its "
-                       "figures; search an area by name.",
+                       "figures; search an area by name. Blank spaces inside the map belong to no area (lakes, salt "
+                       "flats or land without a published area).",
         "map_legend": "Quintile",
         "map_png": "Map image (PNG) for slides",
         "no_geometry": "The snapshot has no geometry for this level.",
@@ -191,10 +194,10 @@ TEXT: dict[str, dict[str, str]] = {
         "time_basis": "Time basis",
         "by_level": "Indicators by {}",
         "cell_legend": "“s” = suppressed for confidentiality, “—” = no value.",
-        "poverty": "Poverty: NBI and Alkire–Foster",
-        "poverty_intro": "Poverty indicators published by {} (outside the index): unsatisfied basic needs (NBI) by "
-                         "stratum and Alkire–Foster multidimensional poverty (H: headcount, A: intensity, M0 = H × A, "
-                         "with each indicator's contribution).",
+        "outside": "Indicators outside the index",
+        "outside_intro": "Indicators published by {} that do not enter the composite index.",
+        "poverty_intro": "Poverty: unsatisfied basic needs (NBI) by stratum and Alkire–Foster multidimensional poverty "
+                         "(H: headcount, A: intensity, M0 = H × A, with each indicator's contribution).",
         "change": "Change between {} and {}",
         "change_intro": "Change of the composite score by {}. A rank change is real when the rank bands of both "
                         "years do not overlap (marked ✓).",

@@ -229,8 +229,8 @@ def english(snapshot, tmp_path_factory) -> str:
     return build(snapshot, tmp_path_factory.mktemp("en") / "report", lang="en").read_text(encoding="utf-8")
 
 
-SECTIONS = ["findings", "how-to-read", "map", "ranking", "change", "dimensions", "poverty", "indicators", "profiles",
-            "suppression", "quality", "method", "sources", "downloads"]
+SECTIONS = ["findings", "how-to-read", "map", "ranking", "change", "dimensions", "outside-index", "indicators",
+            "profiles", "suppression", "quality", "method", "sources", "downloads"]
 
 
 def test_every_section_is_there_in_order_and_listed_in_the_contents(html):
@@ -310,8 +310,9 @@ def test_indicators_as_percentages_poverty_apart_and_suppression_explained(html)
     assert _cells(row)[1:9] == ["Servicios", "%", "↑ más es mejor", "10,0%", "12,0%", "15,0%", "1 / 6",
                                 "census day"]
     assert "— " not in _cells(row)[1]
-    poverty = _table(html, "poverty-table")
+    poverty = _table(html, "outside-table-poverty")
     assert "Pobreza NBI" in poverty and "Hacinamiento" not in poverty
+    assert "Pobreza: necesidades básicas insatisfechas (NBI)" in html  # an nbi indicator is there
     assert re.findall(r'<td class="num">([^<]+)</td>', poverty) == ["25,0%", "75,0%"]  # Centro, Sur
     suppression = html[html.index('id="suppression"'):html.index('id="quality"')]
     assert "menos de 20 personas" in suppression and "5 cifras suprimidas de 30" in suppression
