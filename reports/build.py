@@ -15,6 +15,7 @@ page and images are a pure function of the snapshot and the arguments: building 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -38,6 +39,8 @@ ALLOWED_URL_SCHEMES = ("", "http", "https", "file")
 SUMMARY = "report.json"  # what the next report compares itself with ("since the last report")
 PDF = "report.pdf"
 DATA_DOCS = "data-docs"
+
+log = logging.getLogger(__name__)
 
 
 def _check_url(url: str | None) -> str | None:
@@ -284,6 +287,9 @@ def build_report(
             files = [{"file": d.path, "title": d.title, "bytes": d.bytes} for d in list_downloads(work)]
         docs = _copy_data_docs(quality_url, work)
         chromium = (shutil.which("chromium") or shutil.which("chromium-browser")) if pdf else None
+        if pdf and chromium is None:
+            log.warning("no Chromium on this machine: the report is built without report.pdf "
+                        "(install Debian's chromium, or run make browser)")
         html = _render(snap, city_name=city_name, lang=lang, quality_url=docs, map_image=map_image, charts=charts,
                        downloads=files, previous=before, citation=citation, pdf=PDF if chromium else None)
         (work / "index.html").write_text(html, encoding="utf-8", newline="\n")
