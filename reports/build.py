@@ -120,7 +120,8 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
     map_html = svg_map(areas, model.class_legend(snap, base, nums, words), map_id="index-map",
                        title=f"{words['map']}: {city_name} {snap.period}", no_data_label=words["no_data"],
                        outlines=outlines, outline_label=f"{words['border']}: {words.level(top, lower=True)}",
-                       lang=lang) if areas else ""
+                       lang=lang, layers=model.dimension_layers(snap, nums, words),
+                       base_label=words["composite"]) if areas else ""
     change = model.change_section(snap, nums, words)
     published = nums.date(snap.published_at.date()) if snap.published_at else ""
     dimension_names = [model.name(lang, d.name_es, d.name_en) for d in snap.dimensions]

@@ -15,7 +15,7 @@ import yaml
 
 from reports.numbers import Numbers, decimals_for
 from reports.snapshot import Area, Change, Indicator, IndicatorValue, Snapshot
-from reports.svgmap import MapArea, MapClass
+from reports.svgmap import MapArea, MapClass, MapLayer
 from reports.text import TEXT
 
 FINDINGS_SHOWN = 5
@@ -91,6 +91,10 @@ def score_rows(snap: Snapshot, level: str, nums: Numbers) -> list[dict]:
     return rows
 
 
+def _tag(number: int, last: int, words: Words) -> str:
+    return f" ({words['best']})" if number == 1 else f" ({words['worst']})" if number == last else ""
+
+
 def class_legend(snap: Snapshot, level: str, nums: Numbers, words: Words) -> list[MapClass]:
     """One legend entry per quantile, 1 to the last one used at `level` (class k is entry k - 1, as the map needs
     it), with its colour and the span of scores it holds."""
@@ -102,10 +106,9 @@ def class_legend(snap: Snapshot, level: str, nums: Numbers, words: Words) -> lis
     last = max(spans, default=0)
     out = []
     for number, colour in enumerate(CLASS_COLOURS[:last], start=1):
-        tag = f" ({words['best']})" if number == 1 else f" ({words['worst']})" if number == last else ""
         scores = spans.get(number)
         span = f": {nums.score(min(scores))}–{nums.score(max(scores))}" if scores else ""
-        out.append(MapClass(colour, f"{number}{tag}{span}"))
+        out.append(MapClass(colour, f"{number}{_tag(number, last, words)}{span}"))
     return out
 
 
@@ -129,6 +132,40 @@ def map_areas(snap: Snapshot, level: str, nums: Numbers, words: Words) -> list[M
         klass = root.quantile if has_score and root.quantile in range(1, len(CLASS_COLOURS) + 1) else None
         out.append(MapArea(area.area_id, area.name, area.geometry_wkt, klass, number, tuple(details)))
     return out
+
+
+def equal_count_classes(values: dict[str, float], k: int = 5) -> dict[str, int]:
+    """Class 1 (highest) to k over the known values, equal counts (as the index's quintiles): the value at position
+    p of n, lowest first, gets class k - (p * k) // n; ties keep their order by id."""
+    known = sorted((v, a) for a, v in values.items() if v is not None)
+    k = min(k, len(known))
+    return {area: k - (position * k) // len(known) for position, (_, area) in enumerate(known)}
+
+
+def _spans(classes: dict[str, int], values: dict[str, float]) -> dict[int, list[float]]:
+    spans: dict[int, list[float]] = {}
+    for area, klass in classes.items():
+        spans.setdefault(klass, []).append(values[area])
+    return spans
+
+
+def dimension_layers(snap: Snapshot, nums: Numbers, words: Words) -> list[MapLayer]:
+    """One map layer per dimension at the map level: its scores in five classes of equal counts, highest first
+    (the dimensions have no published quantiles; the legend gives each class's span of scores)."""
+    layers = []
+    for dimension in snap.dimensions:
+        scores = {a.area_id: getattr(snap.scores.get((a.area_id, dimension.dimension_id)), "score", None)
+                  for a in snap.areas_of(snap.map_level)}
+        scores = {a: v for a, v in scores.items() if v is not None}
+        if not scores:
+            continue
+        classes = equal_count_classes(scores)
+        spans = _spans(classes, scores)
+        last = max(spans)
+        legend = tuple(MapClass(CLASS_COLOURS[n - 1], f"{n}{_tag(n, last, words)}: {nums.score(min(spans[n]))}–"
+                                                      f"{nums.score(max(spans[n]))}") for n in range(1, last + 1))
+        layers.append(MapLayer(name(words.lang, dimension.name_es, dimension.name_en), legend, classes))
+    return layers
 
 
 def findings(snap: Snapshot, nums: Numbers, words: Words) -> dict:
@@ -479,16 +516,13 @@ def change_map(snap: Snapshot, nums: Numbers, words: Words) -> tuple[list[MapAre
     first; each area's details say both scores, both ranks and whether the change exceeds its uncertainty."""
     level = snap.map_level
     changes = {c.area_id: c for c in snap.changes if c.level == level}
-    known = sorted((c.score_change, c.area_id) for c in changes.values() if c.score_change is not None)
-    if not known:
+    values = {c.area_id: c.score_change for c in changes.values() if c.score_change is not None}
+    if not values:
         return [], []
-    k = min(len(CHANGE_COLOURS), len(known))
-    klass = {area: k - (position * k) // len(known) for position, (_, area) in enumerate(known)}
-    spans: dict[int, list[float]] = {}
-    for value, area in known:
-        spans.setdefault(klass[area], []).append(value)
+    klass = equal_count_classes(values, len(CHANGE_COLOURS))
+    spans = _spans(klass, values)
     classes = [MapClass(CHANGE_COLOURS[n - 1], f"{nums.signed(min(spans[n]), 1)} … {nums.signed(max(spans[n]), 1)}")
-               for n in range(1, k + 1)]
+               for n in range(1, max(spans) + 1)]
     out = []
     for area in snap.areas_of(level):
         change = changes.get(area.area_id)

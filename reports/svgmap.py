@@ -6,6 +6,10 @@ panel. A page includes `MAP_CSS` and `MAP_SCRIPT` once, whatever the number of m
 map by its `data-svgmap` attribute. Without the script the map is still a map (hatched no-data areas, a
 tooltip per area from its `<title>`); search and panel stay hidden.
 
+Layers map more variables (the index's dimensions, say) on the same polygons: each area carries one character
+per layer, its class in that layer, and the figure carries each layer's legend as JSON; a `<select>` has the
+script recolour the areas and swap the legend. Without the script, and on paper, the map shows its base classes.
+
 Sizes are in viewBox units: the SVG is 1000 wide and scales to its container (width 100%). Text is sized by
 CSS container queries on the map's own width so it stays between 11 and 18 CSS px: 32 units below 500 px
 (≥ 11 px from 344 px up, and the map is never narrower than 22rem = 352 px unless its container is: a 390 px
@@ -18,9 +22,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import numbers
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -42,6 +47,8 @@ EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG): the scale bar is a haversine 
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 MAP_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 MAX_RESULTS = 8  # search results listed; the map highlights all
+LAYER_DIGITS = "123456789abcdefghijklmnopqrstuvwxyz"  # an area's class in a layer, one character: base 36, as JS's
+NO_DATA_DIGIT = "-"  # parseInt(c, 36) reads it
 
 TEXT = {
     "es": {
@@ -54,6 +61,7 @@ TEXT = {
         "legend": "Leyenda",
         "inset_right": "Área ampliada en el recuadro de la derecha",
         "inset_below": "Área ampliada en el recuadro inferior",
+        "layer": "Mostrar en el mapa",
     },
     "en": {
         "search": "Find an area by name",
@@ -65,6 +73,7 @@ TEXT = {
         "legend": "Legend",
         "inset_right": "Area enlarged in the panel on the right",
         "inset_below": "Area enlarged in the panel below",
+        "layer": "Show on the map",
     },
 }
 
@@ -87,6 +96,16 @@ class MapClass:
 
     colour: str  # "#rrggbb"
     label: str
+
+
+@dataclass(frozen=True)
+class MapLayer:
+    """Another variable on the same areas, chosen in the map's `<select>`: its legend and each area's class."""
+
+    label: str  # the option's text, e.g. "Vivienda"
+    classes: tuple[MapClass, ...]  # class k is entry k - 1, as for the base map; at most 35
+    klass: Mapping[str, int | None]  # area_id -> class; missing or None: no data (hatched); other ids are ignored
+    details: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # panel lines, by area_id
 
 
 @dataclass(frozen=True)
@@ -406,8 +425,9 @@ def _north_svg(panel: Panel) -> str:
 
 
 def _area_paths(rows: list[tuple[MapArea, str, object]], *, main: bool, fills: dict, hatch: str,
-                labels: dict) -> str:
-    """One path per area; the main map's carry the data the script shows, are focusable and named."""
+                labels: dict, layers: Sequence[MapLayer]) -> str:
+    """One path per area; the main map's carry the data the script shows (with their classes and lines in each
+    layer), are focusable and named."""
     out = []
     for area, d, point in rows:
         if not d:
@@ -421,9 +441,24 @@ def _area_paths(rows: list[tuple[MapArea, str, object]], *, main: bool, fills: d
         details = json.dumps([list(line) for line in area.details], ensure_ascii=False, separators=(",", ":"))
         number = f' data-number="{area.number}"' if area.number is not None else ""
         out.append(f'{head} data-class="{area.klass if area.klass is not None else "none"}"{number} '
-                   f'data-name="{_attr(area.name)}" data-details=\'{_attr_single(details)}\' tabindex="0" '
+                   f'data-name="{_attr(area.name)}" data-details=\'{_attr_single(details)}\''
+                   f'{_layer_attributes(area.area_id, layers)} tabindex="0" '
                    f'role="button" aria-label="{_attr(labels[area.area_id])}">{title}')
     return "".join(out)
+
+
+def _layer_attributes(area_id: str, layers: Sequence[MapLayer]) -> str:
+    """The area's class in each layer as one character (`data-classes="31-2"`: class 3 in the first layer, no data
+    in the third) and, when a layer has panel lines for it, every layer's lines as JSON (`data-layer-details`)."""
+    if not layers:
+        return ""
+    digits = "".join(NO_DATA_DIGIT if (k := layer.klass.get(area_id)) is None else LAYER_DIGITS[k - 1]
+                     for layer in layers)
+    out = f' data-classes="{digits}"'
+    lines = [[list(line) for line in layer.details.get(area_id, ())] for layer in layers]
+    if any(lines):
+        out += f" data-layer-details='{_attr_single(json.dumps(lines, ensure_ascii=False, separators=(',', ':')))}'"
+    return out
 
 
 def _outline_path(geoms: list) -> str:
@@ -437,12 +472,15 @@ HIGHLIGHT = '<g class="svgmap-hl"><path class="svgmap-hl-o" d=""/><path class="s
 
 def svg_map(areas: Sequence[MapArea], classes: Sequence[MapClass], *, map_id: str, title: str,
             no_data_label: str, outlines: Sequence[tuple[str, str]] = (), outline_label: str | None = None,
-            inset: bool = True, lang: str = "es") -> str:
+            inset: bool = True, lang: str = "es", layers: Sequence[MapLayer] = (),
+            base_label: str | None = None) -> str:
     """The interactive map as one `<figure>` of HTML with inline SVG; needs MAP_CSS and MAP_SCRIPT on the page.
 
     Areas are drawn, tabbed and searched in the order given; an area with an empty geometry is left out.
     `outlines` are (name, WKT) of the parent level, drawn as thick borders and named where the name fits;
-    `outline_label` is their legend entry. Ids in the output all start with `map_id`."""
+    `outline_label` is their legend entry. `layers` add a `<select>` of what the map shows: `base_label` names
+    the base classes (its first option), then one option per layer; no layers, no select, and the same bytes as
+    without the argument. Ids in the output all start with `map_id`."""
     if not MAP_ID.fullmatch(map_id):
         raise ValueError(f"map_id {map_id!r}: letters, digits, - and _ only, starting with a letter")
     if lang not in TEXT:
@@ -450,16 +488,21 @@ def svg_map(areas: Sequence[MapArea], classes: Sequence[MapClass], *, map_id: st
     for klass in classes:
         if not COLOUR.fullmatch(klass.colour):
             raise ValueError(f"class colour {klass.colour!r}: expected #rrggbb")
+    _check_layers(layers, base_label)
     drawn = _drawable(areas, len(classes))
     borders = [(name, g) for name, g in ((name, _polygonal(wkt)) for name, wkt in outlines) if g is not None]
     every = np.array([g for _, g in drawn] + [g for _, g in borders], dtype=object)
     layout = layout_map([g for _, g in drawn], tuple(float(v) for v in shapely.total_bounds(every)), inset)
     words = TEXT[lang]
     svg = _svg(layout, drawn, borders, classes, map_id=map_id, title=title, no_data_label=no_data_label,
-               words=words)
+               words=words, layers=layers)
+    figure_class = "svgmap svgmap-layered" if layers else "svgmap"
+    legends = f" data-layers='{_attr_single(_layers_json(layers))}'" if layers else ""
     return "".join([
-        f'<figure class="svgmap" id="{map_id}" lang="{lang}" data-svgmap="{_attr(_script_words(words))}">',
+        f'<figure class="{figure_class}" id="{map_id}" lang="{lang}" data-svgmap="{_attr(_script_words(words))}"'
+        f"{legends}>",
         f'<figcaption class="svgmap-caption">{html.escape(title)}</figcaption><div class="svgmap-body">',
+        _layer_select_html(map_id, base_label, layers, words) if layers else "",
         _search_html(map_id, words),
         f'<div class="svgmap-canvas" style="--svgmap-aspect:{layout.height / layout.width:.3f}">', svg, "</div>",
         f'<div class="svgmap-info" id="{map_id}-info" aria-live="polite" hidden="">'
@@ -467,6 +510,36 @@ def svg_map(areas: Sequence[MapArea], classes: Sequence[MapClass], *, map_id: st
         _legend_html(classes, no_data_label, outline_label if borders else None, layout, words),
         "</div></figure>",
     ])
+
+
+def _check_layers(layers: Sequence[MapLayer], base_label: str | None) -> None:
+    """Every layer's colours are #rrggbb and its classes within its legend; the base needs a name to be chosen by."""
+    if layers and not base_label:
+        raise ValueError("base_label: the first option of the layer select needs a name when layers are given")
+    for layer in layers:
+        if not 1 <= len(layer.classes) <= len(LAYER_DIGITS):
+            raise ValueError(f"layer {layer.label!r}: {len(layer.classes)} classes, expected 1..{len(LAYER_DIGITS)}")
+        for klass in layer.classes:
+            if not COLOUR.fullmatch(klass.colour):
+                raise ValueError(f"layer {layer.label!r}: class colour {klass.colour!r}, expected #rrggbb")
+        for area_id, k in layer.klass.items():
+            if k is not None and not (isinstance(k, numbers.Integral) and 1 <= k <= len(layer.classes)):
+                raise ValueError(f"layer {layer.label!r}: area {area_id!r} has class {k!r}, outside "
+                                 f"1..{len(layer.classes)}")
+
+
+def _layers_json(layers: Sequence[MapLayer]) -> str:
+    """Each layer's name and legend, for the script: [{"label": ..., "classes": [[colour, label], ...]}, ...]."""
+    return json.dumps([{"label": layer.label, "classes": [[c.colour, c.label] for c in layer.classes]}
+                       for layer in layers], ensure_ascii=False, separators=(",", ":"))
+
+
+def _layer_select_html(map_id: str, base_label: str, layers: Sequence[MapLayer], words: dict) -> str:
+    """The choice of what the map shows, hidden until the script can act on it (and on paper)."""
+    options = [f'<option value="0">{html.escape(base_label)}</option>']
+    options += [f'<option value="{i}">{html.escape(layer.label)}</option>' for i, layer in enumerate(layers, start=1)]
+    return (f'<div class="svgmap-layer" hidden=""><label for="{map_id}-layer">{html.escape(words["layer"])}</label>'
+            f'<select id="{map_id}-layer" autocomplete="off">{"".join(options)}</select></div>')
 
 
 def _drawable(areas: Sequence[MapArea], class_count: int) -> list[tuple[MapArea, object]]:
@@ -488,7 +561,7 @@ def _drawable(areas: Sequence[MapArea], class_count: int) -> list[tuple[MapArea,
 
 
 def _svg(layout: Layout, drawn: list, borders: list, classes: Sequence[MapClass], *, map_id: str, title: str,
-         no_data_label: str, words: dict) -> str:
+         no_data_label: str, words: dict, layers: Sequence[MapLayer]) -> str:
     """The `<svg>`: main panel (areas, outlines, highlight, inset mark), inset panel, labels, furniture."""
     geoms = np.array([g for _, g in drawn], dtype=object)
     coverage = bool(shapely.coverage_is_valid(geoms))
@@ -514,7 +587,7 @@ def _svg(layout: Layout, drawn: list, borders: list, classes: Sequence[MapClass]
         svg.append(f'<clipPath id="{clip}"><rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}"/>'
                    "</clipPath>")
     svg.append('</defs><g class="svgmap-panel" fill-rule="evenodd" stroke="#fff" stroke-width=".6">')
-    svg.append(_area_paths(rows, main=True, **style))
+    svg.append(_area_paths(rows, main=True, layers=layers, **style))
     svg.append(_outline_path(_simplify([main.geometry(g) for _, g in borders], TOLERANCE, False)))
     svg.append(HIGHLIGHT)
     if layout.inset is not None:
@@ -568,7 +641,7 @@ def _inset_svg(layout: Layout, drawn: list, borders: list, coverage: bool, clip:
     x, y, w, h = layout.inset.box
     return (f'<g class="svgmap-panel svgmap-inset" aria-hidden="true" clip-path="url(#{clip})" '
             f'fill-rule="evenodd" stroke="#fff" stroke-width=".6">'
-            + _area_paths(rows, main=False, **style)
+            + _area_paths(rows, main=False, layers=(), **style)
             + _outline_path(_simplify(outline, TOLERANCE, False)) + HIGHLIGHT + "</g>"
             + f'<rect class="svgmap-frame" x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}"/>')
 
@@ -610,10 +683,20 @@ MAP_CSS = """
   .svgmap-body { grid-template-columns: minmax(0, 1fr) 17rem; grid-template-rows: auto auto 1fr;
     grid-template-areas: "canvas search" "canvas info" "canvas legend"; }
 }
+/* the layer select's row, only where the select shows: not without the script, not on paper */
+@media screen {
+  .svgmap-layered.svgmap-ready .svgmap-body { grid-template-areas: "layer" "search" "canvas" "info" "legend"; }
+  @container (min-width: 50rem) {
+    .svgmap-layered.svgmap-ready .svgmap-body { grid-template-rows: auto auto auto 1fr;
+      grid-template-areas: "canvas layer" "canvas search" "canvas info" "canvas legend"; }
+  }
+}
 .svgmap-search { grid-area: search; }
-.svgmap-search label { display: block; font-size: .9rem; margin-bottom: .2rem; }
-.svgmap-search input { width: 100%; font: inherit; padding: .35rem .5rem; border: 1px solid #8a94a0;
-  border-radius: 4px; }
+.svgmap-layer { grid-area: layer; }
+.svgmap-search label, .svgmap-layer label { display: block; font-size: .9rem; margin-bottom: .2rem; }
+.svgmap-search input, .svgmap-layer select { width: 100%; font: inherit; padding: .35rem .5rem;
+  border: 1px solid #8a94a0; border-radius: 4px; }
+.svgmap-layer select { background: #fff; color: inherit; min-height: 2.2rem; }
 .svgmap-count { margin: .25rem 0 0; font-size: .85rem; color: #5b6470; min-height: 1.2em; }
 .svgmap-count:empty { margin: 0; min-height: 0; }
 .svgmap-results:empty { margin: 0; }
@@ -647,6 +730,8 @@ MAP_CSS = """
 .svgmap-info p { margin: 0 0 .3rem; }
 .svgmap-hint { color: #5b6470; }
 .svgmap-info .svgmap-name { font-weight: 700; font-size: 1rem; }
+.svgmap-info .svgmap-of { font-weight: 600; }
+.svgmap-info dl + .svgmap-class { margin-top: .5rem; }
 .svgmap-num { display: inline-block; min-width: 1.6em; padding: 0 .3em; margin-right: .35em; border-radius: .8em;
   background: #1d232b; color: #fff; text-align: center; font-size: .85em; }
 .svgmap-info dl { display: grid; grid-template-columns: auto auto; gap: .1rem .75rem; margin: .3rem 0 0;
@@ -661,7 +746,14 @@ MAP_CSS = """
 .svgmap-hatch { background: repeating-linear-gradient(45deg, #7a7a7a 0 2px, #ececec 2px 6px); }
 .svgmap-line { border: 0; border-top: 3px solid #1d232b; height: 0; }
 .svgmap-box { border: 1.5px dashed #1d232b; }
-@media print { .svgmap-search, .svgmap-info { display: none; } }
+.svgmap-legend li.svgmap-key-off { display: none; }
+@media print {
+  .svgmap-search, .svgmap-info, .svgmap-layer, .svgmap-legend li.svgmap-key-layer { display: none; }
+  .svgmap-legend li.svgmap-key-off { display: flex; }
+  .svgmap-legend { break-inside: avoid; }
+  /* paper shows the base classes whatever layer the screen showed: the script keeps each area's base fill here */
+  .svgmap-layered.svgmap-ready path[data-area] { fill: var(--svgmap-base) !important; }
+}
 """
 
 MAP_SCRIPT = r"""
@@ -684,7 +776,37 @@ MAP_SCRIPT = r"""
     for (const path of fig.querySelectorAll("path[data-details]")) areas.set(path.dataset.area, path);
     const keys = new Map();
     for (const li of fig.querySelectorAll(".svgmap-legend [data-class]")) keys.set(li.dataset.class, li);
+    const legend = fig.querySelector(".svgmap-legend");
+    const legendName = legend.getAttribute("aria-label");
+    const layers = JSON.parse(fig.dataset.layers || "[]");
+    const select = fig.querySelector(".svgmap-layer select");
+    let layer = 0;  // what the map shows: 0 the base classes, i the layer layers[i - 1]
     let shown = null;
+
+    const swatch = (colour) => {
+      const node = el("span", "svgmap-swatch");
+      node.style.background = colour;
+      return node;
+    };
+    // an area's class in the layer shown: [swatch, label], from the layer's legend or the no-data key
+    function layerClass(path) {
+      const digit = path.dataset.classes[layer - 1];
+      const entry = digit === "-" ? null : layers[layer - 1].classes[parseInt(digit, 36) - 1];
+      if (entry) return [swatch(entry[0]), entry[1]];
+      const none = keys.get("none");
+      return [none.querySelector(".svgmap-swatch").cloneNode(true), none.textContent.trim()];
+    }
+    const classLine = ([mark, text], caption) => {
+      const line = el("p", "svgmap-class");
+      if (caption) line.append(el("span", "svgmap-of", caption + ":"), " ");
+      line.append(mark, " " + text);
+      return line;
+    };
+    const detailList = (lines) => {
+      const list = el("dl");
+      for (const [caption, value] of lines) list.append(el("dt", "", caption), el("dd", "", value));
+      return list;
+    };
 
     function show(id) {
       const path = areas.get(id);
@@ -698,18 +820,51 @@ MAP_SCRIPT = r"""
       if (path.dataset.number) name.append(el("span", "svgmap-num", path.dataset.number));
       name.append(path.dataset.name);
       const parts = [name];
+      if (layer) {  // the layer's class and lines first, then the base ones under the base's name
+        parts.push(classLine(layerClass(path), layers[layer - 1].label));
+        const lines = JSON.parse(path.dataset.layerDetails || "[]")[layer - 1] || [];
+        if (lines.length) parts.push(detailList(lines));
+      }
       const key = keys.get(path.dataset.class);
       if (key) {
-        const klass = el("p", "svgmap-class");
-        klass.append(key.querySelector(".svgmap-swatch").cloneNode(true), " " + key.textContent.trim());
-        parts.push(klass);
+        parts.push(classLine([key.querySelector(".svgmap-swatch").cloneNode(true), key.textContent.trim()],
+          layer ? select.options[0].text : ""));
       }
-      const list = el("dl");
-      for (const [caption, value] of JSON.parse(path.dataset.details)) {
-        list.append(el("dt", "", caption), el("dd", "", value));
-      }
+      const list = detailList(JSON.parse(path.dataset.details));
       if (list.children.length) parts.push(list);
       info.replaceChildren(...parts);
+    }
+
+    // every copy of an area (main map and inset) takes the layer's colour; the legend's class entries follow
+    function showLayer(index) {
+      layer = index;
+      const nodata = "url(#" + fig.id + "-nodata)";
+      for (const copy of fig.querySelectorAll("path[data-area]")) {
+        if (!layer) { copy.style.removeProperty("fill"); continue; }
+        const digit = areas.get(copy.dataset.area).dataset.classes[layer - 1];
+        copy.style.fill = digit === "-" ? nodata : layers[layer - 1].classes[parseInt(digit, 36) - 1][0];
+      }
+      for (const li of legend.querySelectorAll(".svgmap-key-layer")) li.remove();
+      for (const [klass, li] of keys) if (klass !== "none") li.classList.toggle("svgmap-key-off", layer > 0);
+      if (layer) {
+        keys.get("none").before(...layers[layer - 1].classes.map(([colour, label]) => {
+          const li = el("li", "svgmap-key-layer");
+          li.append(swatch(colour), label);
+          return li;
+        }));
+      }
+      legend.setAttribute("aria-label", layer ? legendName + ": " + layers[layer - 1].label : legendName);
+      const again = shown;
+      shown = null;
+      if (again) show(again);
+    }
+    if (select) {
+      for (const copy of fig.querySelectorAll("path[data-area]")) {
+        copy.style.setProperty("--svgmap-base", copy.getAttribute("fill"));
+      }
+      select.addEventListener("change", () => showLayer(Number(select.value)));
+      if (select.value !== "0") showLayer(Number(select.value));  // a browser that restored the choice
+      select.parentNode.hidden = false;
     }
 
     const areaOf = (target) => {

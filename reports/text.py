@@ -27,9 +27,11 @@ TEXT: dict[str, dict[str, str]] = {
                          "u hogares se suprimen para proteger la confidencialidad y aparecen como «s».",
         "map": "Mapa del índice",
         "map_caption": "Puntaje compuesto por {} en quintiles (1 = mejor). Pase el cursor, toque o enfoque un área "
-                       "para ver sus datos; busque un área por nombre. Los espacios en blanco dentro del mapa no "
-                       "pertenecen a ningún área (lagos, salares o territorio sin área publicada).",
+                       "para ver sus datos; busque un área por nombre; elija una dimensión en «Mostrar en el mapa». "
+                       "Los espacios en blanco dentro del mapa no pertenecen a ningún área (lagos, salares o "
+                       "territorio sin área publicada).",
         "map_legend": "Quintil",
+        "composite": "Índice compuesto",
         "map_png": "Imagen del mapa (PNG) para presentaciones",
         "no_geometry": "La instantánea no trae geometrías para este nivel.",
         "no_data": "Sin datos",
@@ -156,9 +158,10 @@ TEXT: dict[str, dict[str, str]] = {
                          "suppressed to protect confidentiality and show as “s”.",
         "map": "Index map",
         "map_caption": "Composite score by {} in quintiles (1 = best). Hover, tap or focus an area to see its "
-                       "figures; search an area by name. Blank spaces inside the map belong to no area (lakes, salt "
-                       "flats or land without a published area).",
+                       "figures; search an area by name; choose a dimension under “Show on the map”. Blank spaces "
+                       "inside the map belong to no area (lakes, salt flats or land without a published area).",
         "map_legend": "Quintile",
+        "composite": "Composite index",
         "map_png": "Map image (PNG) for slides",
         "no_geometry": "The snapshot has no geometry for this level.",
         "no_data": "No data",

@@ -470,6 +470,10 @@ def test_reads_on_a_laptop_and_a_phone(built, tmp_path, width, mobile):
         (page.tap if mobile else page.click)('path[data-area="Z006"]')
         panel = page.evaluate("document.querySelector('#index-map-info').textContent")
         assert "Calacoto" in panel and "80,0" in panel
+        # each dimension is a layer of the same map: choosing one recolours the areas and says so in the panel
+        page.evaluate("(() => { const s = document.getElementById('index-map-layer'); s.value = s.options[1].value;"
+                      " s.dispatchEvent(new Event('change')); })()")
+        assert "Vivienda" in page.evaluate("document.querySelector('#index-map-info').textContent")
         page.type('input[type="search"]', "Obra")
         assert "Obrajes" in page.evaluate("document.querySelector('#index-map-results').textContent")
         page.screenshot(tmp_path / f"report-{width}.png")

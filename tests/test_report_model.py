@@ -61,3 +61,22 @@ def test_the_change_map_classes_equal_counts_largest_rise_first():
     assert [c.colour for c in classes] == list(CHANGE_COLOURS)
     assert [c.label for c in classes] == ["+30,5 … +30,5", "+30,0 … +30,0", "+20,0 … +20,0", "+5,0 … +5,0",
                                           "−10,0 … 0,0"]
+
+
+def test_each_dimension_is_a_map_layer_in_five_equal_count_classes_highest_first():
+    from reports.model import dimension_layers, equal_count_classes
+
+    assert equal_count_classes({"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0, "E": 50.0, "F": None}) == \
+        {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1}
+    assert equal_count_classes({"A": 1.0, "B": 2.0}) == {"A": 2, "B": 1}  # fewer areas than classes
+    snap = snapshot({a: (50.0, 1) for a in "ABCDEFG"})
+    for k, area in enumerate("ABCDEFG"):  # housing 10..70; environment only for A and B
+        snap.scores[(area, "hou")] = Score(10.0 * (k + 1), None, None)
+    snap.scores[("A", "env")], snap.scores[("B", "env")] = Score(5.0, None, None), Score(95.0, None, None)
+    environment, housing = dimension_layers(snap, Numbers("en"), Words(snap, "en"))
+    assert housing.label == "Housing" and environment.label == "Environment"
+    # seven values in five classes: position p -> 5 - (5p // 7): 5 5 4 3 3 2 1
+    assert dict(housing.klass) == {"A": 5, "B": 5, "C": 4, "D": 3, "E": 3, "F": 2, "G": 1}
+    assert [c.label for c in housing.classes] == ["1 (best): 70.0–70.0", "2: 60.0–60.0", "3: 40.0–50.0",
+                                                   "4: 30.0–30.0", "5 (worst): 10.0–20.0"]
+    assert dict(environment.klass) == {"A": 2, "B": 1} and len(environment.classes) == 2

@@ -21,6 +21,7 @@ from reports.svgmap import (
     MAP_SCRIPT,
     MapArea,
     MapClass,
+    MapLayer,
     Projection,
     layout_map,
     scale_bar,
@@ -245,11 +246,8 @@ def test_the_same_input_gives_the_same_bytes():
     assert draw(areas, outlines=outlines) == draw(copy, outlines=list(outlines))
 
 
-def test_three_hundred_detailed_areas_stay_small():
-    # 300 Voronoi cells over 4° × 4°, every edge cut into 0.002° steps and bent (0.004° waves 0.06° long, about
-    # 1 unit high and 15 long on the map, like a river border): 142 000 vertices, 5.6 MB of WKT. Simplified at
-    # 0.3 units and written to 0.1 unit, with six detail lines each, they took 198 KB when this was written;
-    # Bolivia's 340 municipalities take 283 KB.
+def detailed_areas() -> list[MapArea]:
+    """300 Voronoi cells over 4° × 4° with bent, finely cut edges and six detail lines each, classes 1, 2, 3."""
     rng = random.Random(7)
     points = shapely.MultiPoint([(rng.uniform(-66, -62), rng.uniform(-20, -16)) for _ in range(300)])
     cells = shapely.get_parts(shapely.voronoi_polygons(points, extend_to=shapely.box(-66, -20, -62, -16)))
@@ -259,11 +257,18 @@ def test_three_hundred_detailed_areas_stay_small():
 
     cells = [shapely.transform(shapely.segmentize(shapely.clip_by_rect(c, -66, -20, -62, -16), 0.002), bend)
              for c in cells]
-    assert sum(len(shapely.get_coordinates(c)) for c in cells) > 140_000
+    assert sum(len(shapely.get_coordinates(c)) for c in cells) > 140_000  # like real borders, not a toy
     details = (("Puntaje", "55,3"), ("Rango", "120"), ("Rango 5–95%", "98–141"), ("Vivienda", "61,2"),
                ("Servicios", "47,9"), ("Salud", "70,0"))
-    areas = [area(f"{i:06d}", c.wkt, 1 + i % 3, i + 1, f"Municipio {i}", details) for i, c in enumerate(cells)]
-    page = draw(areas)
+    return [area(f"{i:06d}", c.wkt, 1 + i % 3, i + 1, f"Municipio {i}", details) for i, c in enumerate(cells)]
+
+
+def test_three_hundred_detailed_areas_stay_small():
+    # 300 Voronoi cells over 4° × 4°, every edge cut into 0.002° steps and bent (0.004° waves 0.06° long, about
+    # 1 unit high and 15 long on the map, like a river border): 142 000 vertices, 5.6 MB of WKT. Simplified at
+    # 0.3 units and written to 0.1 unit, with six detail lines each, they took 198 KB when this was written;
+    # Bolivia's 340 municipalities take 283 KB.
+    page = draw(detailed_areas())
     assert len(page.encode()) < 300_000
     assert len(focusable_paths(parse(page))) == 300
 
@@ -318,3 +323,170 @@ def test_the_script_wires_both_maps_in_chromium(tmp_path):
     assert out["matches"] == ["Z2"]
     assert "Obrajes" in out["chosen"] and out["focused"] == "Z2"
     assert out["untouched"] == 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# Layers: the index's dimensions on the same polygons
+# ----------------------------------------------------------------------------------------------------
+
+HOUSING = MapLayer("Vivienda", (MapClass("#08306b", "alta"), MapClass("#6baed6", "media"), MapClass("#f7fbff", "baja")),
+                   {"G0000": 3, "G0001": 1, "G0002": None, "G0100": 2, "G0101": 2})  # G0102 missing: no data
+# twelve classes: 9 is written "9", 10 "a", 12 "c" (base 36, one character per layer)
+HEALTH = MapLayer("Salud", tuple(MapClass(f"#0000{k:02x}", f"clase {k}") for k in range(1, 13)),
+                  {"G0000": 10, "G0001": 12, "G0002": 9}, {"G0001": (("Puntaje salud", "81,0"),)})
+
+
+def test_no_layers_give_the_same_bytes_as_before():
+    areas = clustered_city()
+    outlines = [("Oeste", square(-69.0, -17.0, 1.0))]
+    plain = draw(areas, outlines=outlines, outline_label="Límite")
+    assert draw(areas, outlines=outlines, outline_label="Límite", layers=()) == plain
+    assert draw(areas, outlines=outlines, outline_label="Límite", layers=[], base_label="Índice") == plain
+    assert "data-classes" not in plain and "svgmap-layer" not in plain and "<select" not in plain
+
+
+def test_the_select_lists_the_base_then_the_layers_in_order():
+    root = parse(draw(grid(3, 2), layers=[HOUSING, HEALTH], base_label="Índice compuesto"))
+    assert "svgmap-layered" in root.get("class").split()
+    select = next(root.iter("select"))
+    assert select.get("id") == "m-layer"
+    assert [(o.get("value"), o.text) for o in select.iter("option")] == [
+        ("0", "Índice compuesto"), ("1", "Vivienda"), ("2", "Salud")]
+    box = next(d for d in root.iter("div") if d.get("class") == "svgmap-layer")
+    assert box.get("hidden") == ""  # shown by the script only: without it the map shows the base classes
+    assert box.find("label").get("for") == "m-layer" and box.find("label").text == "Mostrar en el mapa"
+    legends = json.loads(root.get("data-layers"))
+    assert [layer["label"] for layer in legends] == ["Vivienda", "Salud"]
+    assert legends[0]["classes"] == [["#08306b", "alta"], ["#6baed6", "media"], ["#f7fbff", "baja"]]
+    assert legends[1]["classes"][9] == ["#00000a", "clase 10"]
+    # the drawing itself is the base map's: its fills and legend
+    paths = focusable_paths(root)
+    assert [p.get("fill") for p in paths] == ["#fde725", "#22a884", "#414487", "url(#m-nodata)", "#fde725", "#22a884"]
+    assert [li.get("data-class") for li in root.iter("li") if li.get("data-class")] == ["1", "2", "3", "none"]
+
+
+def test_each_area_carries_its_class_in_every_layer():
+    # grid(3, 2) is G0000 G0001 G0002 / G0100 G0101 G0102. Vivienda gives 3 1 - / 2 2 - (G0002 None, G0102 left
+    # out); Salud 10 12 9 and nothing for the second row: "a" "c" "9" / - - -
+    root = parse(draw(grid(3, 2), layers=[HOUSING, HEALTH], base_label="Índice compuesto"))
+    classes = {p.get("data-area"): p.get("data-classes") for p in focusable_paths(root)}
+    assert classes == {"G0000": "3a", "G0001": "1c", "G0002": "-9", "G0100": "2-", "G0101": "2-", "G0102": "--"}
+    lines = {p.get("data-area"): p.get("data-layer-details") for p in focusable_paths(root)}
+    assert json.loads(lines.pop("G0001")) == [[], [["Puntaje salud", "81,0"]]]  # one list per layer, in order
+    assert set(lines.values()) == {None}  # no lines in any layer: no attribute
+
+
+@pytest.mark.parametrize("klass", [0, 4, 2.0])
+def test_a_class_outside_a_layers_legend_names_the_layer(klass):
+    wrong = MapLayer("Servicios básicos", HOUSING.classes, {"G0000": 1, "G0101": klass})
+    with pytest.raises(ValueError, match=r"layer 'Servicios básicos': area 'G0101' has class .* outside 1\.\.3"):
+        draw(grid(3, 2), layers=[HOUSING, wrong], base_label="Índice compuesto")
+
+
+def test_layers_need_a_base_label_and_colours():
+    with pytest.raises(ValueError, match="base_label"):
+        draw(grid(2, 2), layers=[HOUSING])
+    bad = MapLayer("Salud", (MapClass("red", "x"),), {})
+    with pytest.raises(ValueError, match="layer 'Salud': class colour 'red'"):
+        draw(grid(2, 2), layers=[bad], base_label="Índice")
+
+
+def test_a_hostile_layer_label_round_trips_escaped():
+    label = '<b>&"\''
+    hostile = MapLayer(label, (MapClass("#112233", f"1 {label}"),), {"G0000": 1},
+                       {"G0000": ((label, "</script>"),)})
+    page = draw(grid(2, 2), layers=[hostile], base_label=f"Índice {label}")
+    assert "<b>" not in page and "</script>" not in page
+    root = parse(page)
+    assert [o.text for o in root.iter("option")] == [f"Índice {label}", label]
+    assert json.loads(root.get("data-layers")) == [{"label": label, "classes": [["#112233", f"1 {label}"]]}]
+    first = focusable_paths(root)[0]
+    assert json.loads(first.get("data-layer-details")) == [[[label, "</script>"]]]
+
+
+def test_five_layers_over_three_hundred_areas_add_under_a_tenth():
+    # Each area gains ' data-classes="12345"' (21 bytes; 300 areas: 6 300 bytes); the figure gains its class, the
+    # five legends as JSON (5 × 5 entries of about 40 bytes: about 1 KB) and the select (about 400 bytes): about
+    # 8 KB, 4% of the 198 KB map. Drawing the polygons again per layer would add 5 × 198 KB.
+    areas = detailed_areas()
+    colours = ("#1a9850", "#91cf60", "#ffffbf", "#fc8d59", "#d73027")
+    layers = [MapLayer(f"Dimensión {d}", tuple(MapClass(c, f"{k} (de 5) 12,3–45,6") for k, c in enumerate(colours, 1)),
+                       {a.area_id: None if i % 17 == 0 else 1 + (i + d) % 5 for i, a in enumerate(areas)})
+              for d in range(1, 6)]
+    plain = len(draw(areas).encode())
+    layered = draw(areas, layers=layers, base_label="Índice compuesto")
+    added = len(layered.encode()) - plain
+    assert 6_300 < added < 0.1 * plain, (added, plain)
+    assert len(focusable_paths(parse(layered))) == 300
+
+
+def layered_city() -> tuple[list[MapArea], list[MapLayer]]:
+    """The clustered city (4 large squares, an inset of 20 small ones) with two layers. In Salud, B0 is class 2
+    (red), B1 has no data, B2 is class 1 (green), each small square S_i is class 1 + i % 2; B0 has a panel line."""
+    areas = clustered_city()
+    housing = MapLayer("Vivienda", HOUSING.classes, {a.area_id: 1 + i % 3 for i, a in enumerate(areas)})
+    health = MapLayer("Salud", (MapClass("#1a9850", "Salud alta"), MapClass("#d73027", "Salud baja")),
+                      {"B0": 2, "B1": None, "B2": 1, "B3": 2} | {f"S{i:02d}": 1 + i % 2 for i in range(20)},
+                      {"B0": (("Puntaje salud", "31,5"),)})
+    return areas, [housing, health]
+
+
+def test_choosing_a_layer_recolours_the_map_and_swaps_the_legend_in_chromium(tmp_path):
+    """The real MAP_SCRIPT in headless Chromium: pick the second layer, then see colours, legend, panel and paper."""
+    from browser import Chromium, is_blank
+
+    areas, layers = layered_city()
+    page_file = tmp_path / "layers.html"
+    page_file.write_text(
+        f'<!DOCTYPE html><html lang="es"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><style>body {{ margin: 0; padding: 1rem; font-family: '
+        f'sans-serif; }} {MAP_CSS}</style></head><body>'
+        f'{draw(areas, layers=layers, base_label="Índice compuesto", outlines=[("Oeste", square(-69, -17, 1))])}'
+        f"<script>{MAP_SCRIPT}</script></body></html>", encoding="utf-8")
+    fill = 'getComputedStyle(document.querySelector({!r})).fill'.format
+    legend = """[...document.querySelectorAll(".svgmap-legend li")].filter((li) => li.offsetParent)
+                .map((li) => li.textContent)"""
+    rgb = {"#1a9850": "rgb(26, 152, 80)", "#d73027": "rgb(215, 48, 39)", "#414487": "rgb(65, 68, 135)",
+           "#fde725": "rgb(253, 231, 37)", "#22a884": "rgb(34, 168, 132)"}
+    with Chromium() as chromium:
+        for width, mobile in ((390, True), (1366, False)):
+            page = chromium.open(page_file.as_uri(), width=width, mobile=mobile)
+            assert page.evaluate('document.querySelector(".svgmap-layer").hidden') is False
+            assert page.evaluate(fill('path[data-area="B0"]')) == rgb["#414487"]  # base class 3
+            page.evaluate("""(() => { const s = document.getElementById("m-layer"); s.value = "2";
+                             s.dispatchEvent(new Event("change", {bubbles: true})); })()""")
+            # B0 is Salud class 2 on the main map; S01 (1 + 1 % 2 = 2) also in the inset; B1 is hatched
+            assert page.evaluate(fill('path[data-area="B0"][tabindex]')) == rgb["#d73027"]
+            assert page.evaluate(fill('.svgmap-inset path[data-area="S01"]')) == rgb["#d73027"]
+            assert page.evaluate(fill('.svgmap-inset path[data-area="S00"]')) == rgb["#1a9850"]
+            assert page.evaluate(fill('path[data-area="B1"]')) == 'url("#m-nodata")'
+            shown = page.evaluate(legend)
+            assert shown[:3] == ["Salud alta", "Salud baja", "Sin datos"], shown
+            assert not any(text.startswith("1 (mejor)") for text in shown)
+            assert page.evaluate('document.querySelector(".svgmap-legend").getAttribute("aria-label")') == \
+                "Leyenda: Salud"
+            if mobile:
+                page.tap('path[data-area="B0"][tabindex]')
+            else:
+                page.click('path[data-area="B0"][tabindex]')
+            panel = page.evaluate('document.querySelector(".svgmap-info").innerText')
+            lines = [" ".join(line.split()) for line in panel.splitlines() if line.strip()]  # a swatch: 2 spaces
+            assert lines == ["Zona B0", "Salud: Salud baja", "Puntaje salud", "31,5",  # the layer's, first
+                             "Índice compuesto: 3 (peor) 10,0–59,9", "Puntaje", "72,5"], lines  # then the base's
+            assert not is_blank(page.screenshot(tmp_path / f"layers-{width}.png"))
+            assert page.scroll_width() <= width
+            # on paper: the base classes and legend, whatever the screen showed; no select
+            page.send("Emulation.setEmulatedMedia", media="print")
+            assert page.evaluate(fill('path[data-area="B0"][tabindex]')) == rgb["#414487"]
+            assert page.evaluate(fill('.svgmap-inset path[data-area="S01"]')) == rgb["#22a884"]  # base 1 + 1 % 3
+            assert page.evaluate(legend)[:4] == ["1 (mejor) 80,0–91,0", "2 60,0–79,9", "3 (peor) 10,0–59,9",
+                                                 "Sin datos"]
+            assert page.evaluate('getComputedStyle(document.querySelector(".svgmap-layer")).display') == "none"
+            page.send("Emulation.setEmulatedMedia", media="")
+            # back to the base: the fills are the attributes again and the panel drops the layer
+            page.evaluate("""(() => { const s = document.getElementById("m-layer"); s.value = "0";
+                             s.dispatchEvent(new Event("change", {bubbles: true})); })()""")
+            assert page.evaluate(fill('path[data-area="B0"][tabindex]')) == rgb["#414487"]
+            assert page.evaluate(legend)[0] == "1 (mejor) 80,0–91,0"
+            assert "Salud" not in page.evaluate('document.querySelector(".svgmap-info").innerText')
+            assert page.console_errors == []
