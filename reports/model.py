@@ -462,11 +462,23 @@ def sources(snap: Snapshot, nums: Numbers, words: Words, citation: str | None) -
         stamp = pub.get("published_at")
         line = words["publication"].format(nums.date(stamp.date()) if stamp else "—", pub.get("project_version") or "—",
                                            (pub.get("git_commit") or "—")[:12])
-    rows = [{"source": s["source"], "delivery": s["delivery"], "period": s["period"] or "",
-             "rows": nums.integer(s["rows"]) if s.get("rows") is not None else "—",
-             "sha256": (s["sha256"] or "")[:16],
-             "received": nums.date(s["received_at"].date()) if s.get("received_at") else "—"}
-            for s in snap.sources]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for delivery in snap.sources:  # daily sensor files by the dozen: one line per source and year
+        groups.setdefault((delivery["source"], str(delivery["period"] or "")[:4]), []).append(delivery)
+    rows = []
+    for (source, _), files in groups.items():
+        periods = sorted(str(f["period"] or "") for f in files)
+        received = sorted(f["received_at"].date() for f in files if f.get("received_at"))
+        counted = [f["rows"] for f in files if f.get("rows") is not None]
+        rows.append({
+            "source": source,
+            "delivery": files[0]["delivery"] if len(files) == 1 else words["files"].format(nums.integer(len(files))),
+            "period": periods[0] if periods[0] == periods[-1] else f"{periods[0]} – {periods[-1]}",
+            "rows": nums.integer(sum(counted)) if counted else "—",
+            "sha256": (files[0]["sha256"] or "")[:16] + "…" if len(files) == 1 else "datapackage.json",
+            "received": " – ".join(dict.fromkeys(nums.date(d) for d in (received[0], received[-1]))) if received
+            else "—",
+        })
     return {"publication": line, "rows": rows, "citation": citation or ""}
 
 

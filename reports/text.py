@@ -113,7 +113,9 @@ TEXT: dict[str, dict[str, str]] = {
         "weight": "Peso",
         "normalisation": "Normalización",
         "sources": "Fuentes y citación",
-        "sources_intro": "Entregas de datos detrás de esta publicación (archivo, huella SHA-256, fecha de recepción).",
+        "sources_intro": "Entregas de datos detrás de esta publicación (archivo, huella SHA-256, fecha de recepción); "
+                         "la lista completa, archivo por archivo, está en datapackage.json.",
+        "files": "{} archivos",
         "source": "Fuente", "delivery": "Entrega", "received": "Recibida", "rows": "Filas",
         "cite": "Cómo citar",
         "publication": "Publicación {} · versión {} · commit {}",
@@ -242,7 +244,9 @@ TEXT: dict[str, dict[str, str]] = {
         "weight": "Weight",
         "normalisation": "Normalisation",
         "sources": "Sources and citation",
-        "sources_intro": "The data deliveries behind this release (file, SHA-256 fingerprint, time received).",
+        "sources_intro": "The data deliveries behind this release (file, SHA-256 fingerprint, time received); the "
+                         "full list, file by file, is in datapackage.json.",
+        "files": "{} files",
         "source": "Source", "delivery": "Delivery", "received": "Received", "rows": "Rows",
         "cite": "How to cite",
         "publication": "Publication {} · version {} · commit {}",
