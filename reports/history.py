@@ -45,12 +45,20 @@ def latest(city_dir: Path) -> Path | None:
 
 
 def point_latest(city_dir: Path, folder: Path) -> None:
-    """Swap `latest` to `folder` in one rename (a relative link, so the tree can be moved or served)."""
+    """Swap `latest` to `folder` in one rename (a relative link, so the tree can be moved or served). A `latest`
+    that is a real folder (a copy made without keeping links) is moved aside first and removed."""
     temporary = city_dir / f".{LATEST}.new-{os.getpid()}"
     if temporary.is_symlink() or temporary.exists():
         temporary.unlink()
     temporary.symlink_to(folder.name, target_is_directory=True)
-    os.replace(temporary, city_dir / LATEST)
+    link = city_dir / LATEST
+    copied = None
+    if link.is_dir() and not link.is_symlink():
+        copied = city_dir / f".{LATEST}.copy-{os.getpid()}"
+        link.rename(copied)
+    os.replace(temporary, link)
+    if copied is not None:
+        shutil.rmtree(copied, ignore_errors=True)
 
 
 def prune(city_dir: Path, keep: int) -> list[Path]:

@@ -86,7 +86,7 @@ def raw_census(home: Path) -> pd.DataFrame:
 @pytest.fixture()
 def home(complete_run, tmp_path) -> Path:
     copy = tmp_path / "home"
-    shutil.copytree(complete_run.home, copy, ignore=shutil.ignore_patterns("airflow"))
+    shutil.copytree(complete_run.home, copy, ignore=shutil.ignore_patterns("airflow"), symlinks=True)
     return copy
 
 

@@ -55,3 +55,12 @@ def test_a_report_from_before_the_history_becomes_the_first_kept_one(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-12-01T12-00-00Z", "latest"]
     history.migrate(tmp_path)  # once only
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-12-01T12-00-00Z", "latest"]
+
+
+def test_a_latest_copied_as_a_folder_is_replaced_by_the_link(tmp_path):
+    """shutil.copytree without symlinks=True (a backup, a test's copy) turns `latest` into a folder."""
+    new = make(tmp_path, "2026-12-08T05-26-00Z", "new")
+    make(tmp_path, "latest", "copied")
+    history.point_latest(tmp_path, new)
+    assert (tmp_path / "latest").is_symlink() and (tmp_path / "latest" / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-12-08T05-26-00Z", "latest"]
