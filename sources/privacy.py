@@ -21,7 +21,10 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
             return None
         return hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
-    return values.map(digest).astype("string")
+    # one HMAC per distinct id: a person's household id repeats for every member (issue 14: 1.7 M calls)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    digests = pd.array([digest(v) for v in distinct] + [None], dtype="string")
+    return pd.Series(digests[codes], index=values.index, dtype="string", name=values.name)
 
 
 def strip_identifiers(frame: pd.DataFrame, drop: list[str], hashed: list[str], key: bytes) -> pd.DataFrame:

@@ -33,6 +33,20 @@ def test_pseudonyms_are_keyed_and_stable():
     assert out[0] == hmac.new(KEY, b"H1", hashlib.sha256).hexdigest()[:20]  # HMAC-SHA256, not a plain hash
 
 
+def test_each_distinct_id_is_hashed_once_and_every_row_gets_its_own_pseudonym():
+    """pseudonymise hashes the distinct ids and spreads them back: the same answer as hashing row by row, on a
+    shuffled index, with repeats, gaps and numbers."""
+    import hashlib
+    import hmac
+
+    ids = pd.Series(["P2", "P1", None, "P2", 7, "", "P1", float("nan")], index=[9, 3, 5, 1, 0, 2, 8, 4], name="pid")
+    out = pseudonymise(ids, KEY)
+    expected = [None if v is None or v == "" or v != v else hmac.new(KEY, str(v).encode(), hashlib.sha256)
+                .hexdigest()[:20] for v in ids]
+    assert out.name == "pid" and list(out.index) == [9, 3, 5, 1, 0, 2, 8, 4]
+    assert [None if v is pd.NA else v for v in out] == expected
+
+
 def test_strip_identifiers_drops_and_hashes():
     frame = pd.DataFrame({"household_id": ["H1"], "head_name": ["Ana"], "rooms": ["2"]})
     out = strip_identifiers(frame, ["head_name", "absent"], ["household_id"], KEY)
