@@ -26,9 +26,11 @@ from sources import NotDeliveredYet
 from sources.http import FetchError, HttpClient
 
 SERVICE_COLUMNS = ("record_id", "occurred_at", "lon", "lat", "category")
-PAGE_SIZE = 1000
-# CKAN refuses a limit above ckan.datastore.search.rows_max (32000 by default).
+# CKAN refuses a limit above ckan.datastore.search.rows_max (32000 by default). Pages are read at that maximum
+# (fewer requests; issue 14): a portal configured lower answers with its own limit, which the paging follows, and
+# city.yaml services.portal.page_size sets another.
 MAX_PAGE_SIZE = 32000
+PAGE_SIZE = MAX_PAGE_SIZE
 MAX_ROWS = 5_000_000  # rows of one resource: a city's month of one service family is thousands
 
 
@@ -274,6 +276,7 @@ def fetch_services(city, month: str) -> dict[str, Path]:
             source.base_url, family, month, landing, client=source.client(),
             package=portal.get("package", "{family}"), resource=portal.get("resource", "{family}_{month}"),
             columns=services.get("required", SERVICE_COLUMNS), via=portal.get("via", "datastore"),
+            page_size=int(portal.get("page_size", PAGE_SIZE)),
         )
         for family in services["families"]
     }

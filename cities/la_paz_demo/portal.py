@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import functools
 import json
 import re
 import sys
@@ -206,6 +207,15 @@ def _read_service_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
+@functools.lru_cache(maxsize=32)
+def _service_records(path: Path, version: tuple[int, int]) -> tuple[list[str], tuple[dict[str, Any], ...]]:
+    """A month's rows as DataStore records, read once per version of the file (its mtime and size), not once per
+    page: paging through a month read the whole file for every page, quadratic in its rows (issue 14)."""
+    header, rows = _read_service_rows(path)
+    return header, tuple({"_id": i, **{c: (v if v != "" else None) for c, v in zip(header, row, strict=True)}}
+                         for i, row in enumerate(rows, start=1))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # CKAN
 # ---------------------------------------------------------------------------------------------------------
@@ -331,11 +341,10 @@ def datastore_search(portal: Portal, params: dict[str, str]) -> dict[str, Any]:
     sort = params.get("sort", "_id").strip()
     if sort not in ("_id", "_id asc", "_id desc"):
         raise ApiError(409, {"__type": "Validation Error", "sort": [f'field "{sort.split()[0]}" not in table']})
-    header, rows = _read_service_rows(item.path)
-    records = [{"_id": i, **{c: (v if v != "" else None) for c, v in zip(header, row, strict=True)}}
-               for i, row in enumerate(rows, start=1)]
+    stat = item.path.stat()
+    header, records = _service_records(item.path, (stat.st_mtime_ns, stat.st_size))
     if sort == "_id desc":
-        records.reverse()
+        records = records[::-1]
     kept = {k: v for k, v in params.items() if k != "offset"}
     start = "/api/3/action/datastore_search?" + urlencode(kept)
     result = {
@@ -344,7 +353,7 @@ def datastore_search(portal: Portal, params: dict[str, str]) -> dict[str, Any]:
         "records_format": "objects",
         "resource_id": resource_id,
         "total_estimation_threshold": None,
-        "records": records[offset: offset + limit],
+        "records": list(records[offset: offset + limit]),
         "fields": [{"id": "_id", "type": "int"}] + [{"id": c, "type": "text"} for c in header],
         "_links": {"start": start, "next": f"{start}&offset={offset + limit}"},
         "total": len(records),
