@@ -384,3 +384,19 @@ def test_land_writes_nothing_when_the_check_fails(tmp_path):
             land(con, city="c", landing=landing, relative="t.csv", source="t", table="raw.t", loaded_for="2024",
                  required=["codigo", "valor"])
         assert not warehouse.table_exists(con, "raw.t")
+
+
+def test_text_columns_convert_whole_and_other_columns_cell_by_cell():
+    """_as_text: a column of text and gaps becomes nullable text as it is; numbers, lists and mixed columns keep
+    their per-cell form (a float as Python writes it, a list as JSON)."""
+    import numpy as np
+
+    from sources.files import _as_text
+
+    frame = pd.DataFrame({"text": ["a", None, "", np.nan, "1,5"], "number": [1.5, 2.0, np.nan, 10.25, -0.0],
+                          "mixed": ["x", 3, None, 2.5, [1, "b"]], "gaps": [None, np.nan, None, None, None]})
+    out = _as_text(frame)
+    assert all(str(out[c].dtype) == "string" for c in out.columns)
+    rows = [[None if v is pd.NA else v for v in row] for row in out.astype(object).itertuples(index=False)]
+    assert rows == [["a", "1.5", "x", None], [None, "2.0", "3", None], ["", None, None, None],
+                    [None, "10.25", "2.5", None], ["1,5", "-0.0", '[1, "b"]', None]]
