@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 
 from transforms.areas import place_points
-from transforms.point_index import EMPTY, MIXED, PointIndex, place_points_fast
+from transforms.point_index import (
+    CACHED_GRIDS,
+    EMPTY,
+    GRID_FROM_POINTS,
+    MIXED,
+    PointIndex,
+    grid_for,
+    place_points_fast,
+    uses_grid,
+)
 
 # Two 2 x 2 squares side by side, listed out of id order: A = [0, 2] x [0, 2], B = [2, 4] x [0, 2].
 TWO = pd.DataFrame({"area_id": ["B", "A", "D1"], "depth": [0, 0, 1],
@@ -119,7 +128,7 @@ def test_points_in_owned_and_mixed_cells_and_on_borders():
     # bottom-left cell (mixed: A only) -> A; inside A; inside B; shared border -> A (smaller id), shared corner at
     # the bottom -> A; outer corners and borders -> their square; just outside -> none; NaN -> none.
     assert index.place_indices(x, y).tolist() == [0, 0, 1, 0, 0, 0, 1, 0, 0, -1, -1, -1, -1]
-    got = place_points_fast(pd.Series(x, index=list("abcdefghijklm")), pd.Series(y, index=list("abcdefghijklm")), TWO)
+    got = index.place(pd.Series(x, index=list("abcdefghijklm")), pd.Series(y, index=list("abcdefghijklm")))
     assert got.tolist() == ["A", "A", "B", "A", "A", "A", "B", "A", "A", pd.NA, pd.NA, pd.NA, pd.NA]
     assert list(got.index) == list("abcdefghijklm")
 
@@ -162,7 +171,31 @@ def test_the_grid_agrees_with_shapely_on_random_and_grid_aligned_points():
     lon = pd.Series(np.concatenate([x, edge_x, border_x, [0, 5, 2, 3]]))
     lat = pd.Series(np.concatenate([y, edge_y, border_y, [0, 3, 1.5, 0]]))
     expected = place_points(lon, lat, areas)
-    pd.testing.assert_series_equal(place_points_fast(lon, lat, areas), expected)
+    pd.testing.assert_series_equal(index.place(lon, lat), expected)  # the grid itself, not the small-input path
     assert set(expected.dropna()) == {"Z1", "Z2", "Z3"} and expected.isna().sum() > 100
     assert expected.iloc[-4:].tolist() == ["Z3", "Z1", "Z1", "Z1"]  # corners, the triple point: smallest id
     assert math.isclose(index.dx * index.nx, 5 + 1e-8)
+
+
+def test_the_grid_is_used_from_a_hundred_thousand_points_and_built_once_per_boundary_version():
+    assert GRID_FROM_POINTS == 100_000
+    assert not uses_grid(99_999) and uses_grid(100_000) and uses_grid(100_001)
+    first = grid_for(TWO)
+    # the same zones in another order, with a larger level beside them: the same boundary version
+    shuffled = pd.concat([TWO.iloc[::-1], pd.DataFrame({"area_id": ["D1"], "depth": [1],
+                                                         "geometry_wkt": ["POLYGON ((0 0, 4 0, 4 2, 0 2, 0 0))"]})])
+    assert grid_for(shuffled) is first
+    moved = TWO.assign(geometry_wkt=TWO["geometry_wkt"].str.replace("4 ", "4.5 ", regex=False))
+    assert grid_for(moved) is not first
+    # a few points take the STRtree and give the grid's answers
+    x, y = pd.Series([0.5, 3.0, 9.0]), pd.Series([0.5, 1.0, 9.0])
+    assert place_points_fast(x, y, TWO).tolist() == first.place(x, y).tolist() == ["A", "B", pd.NA]
+
+
+def test_only_a_few_boundary_versions_are_kept():
+    from transforms import point_index
+
+    grids = [grid_for(one(square(float(k), 0.0))) for k in range(CACHED_GRIDS + 1)]
+    assert len(point_index._GRIDS) == CACHED_GRIDS
+    assert grid_for(one(square(float(CACHED_GRIDS), 0.0))) is grids[-1]  # the newest stays
+    assert grid_for(one(square(0.0, 0.0))) is not grids[0]  # the oldest was dropped and is built again

@@ -69,6 +69,8 @@ def place_points(lon: pd.Series, lat: pd.Series, areas: pd.DataFrame) -> pd.Seri
         first = np.unique(point_idx, return_index=True)[1]
         result[valid[point_idx[first]]] = area_idx[first]
     ids = smallest["area_id"].to_numpy(dtype=object)
+    if not len(ids):  # no areas: nothing is placed
+        return pd.Series(pd.NA, index=lon.index, dtype="string")
     placed = np.where(result >= 0, ids[np.clip(result, 0, None)], None)
     return pd.Series(placed, index=lon.index, dtype="string")
 

@@ -9,12 +9,17 @@ points in the cells an area border crosses are tested exactly (`shapely.intersec
 bounding box need the exact test; 10 million points take ~1.3 s here against ~17 s for `place_points`
 (benchmarks/ingest_benchmark.py).
 
+`place_points_fast` takes the grid from GRID_FROM_POINTS points on (below it, building the grid costs more than
+shapely's STRtree spends) and keeps the last CACHED_GRIDS grids by boundary version, so thirty sensor days in one
+process build it once.
+
 Cells are classified on boxes widened by a millionth of a cell, so a point that floating-point rounding puts in
 the neighbouring cell still lies in the box its cell was judged on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -116,6 +121,39 @@ class PointIndex:
         return pd.Series(placed, index=lon.index, dtype="string")
 
 
+# Below this many points the grid does not pay for itself: building it for the sample city's 165 zones takes
+# ~0.28 s, what shapely's STRtree (transforms.areas.place_points) needs for ~150,000 points (issue 14: the grid
+# was built 30 times per demo to place 16 sensor stations).
+GRID_FROM_POINTS = 100_000
+CACHED_GRIDS = 4  # boundary versions kept: a city's zones, or a few cities' in one process
+_GRIDS: dict[str, PointIndex] = {}  # by boundary version, oldest first
+
+
+def uses_grid(points: int) -> bool:
+    """Whether `place_points_fast` indexes `points` points with the grid (else with an STRtree)."""
+    return points >= GRID_FROM_POINTS
+
+
+def grid_for(areas: pd.DataFrame) -> PointIndex:
+    """The grid of these areas, built once per boundary version (the smallest areas' ids and polygons) and kept
+    for the next call in this process."""
+    smallest = areas[areas["depth"] == 0].sort_values("area_id")
+    key = hashlib.sha256("\x1e".join(f"{a}\x1f{w}" for a, w in zip(smallest["area_id"], smallest["geometry_wkt"],
+                                                                     strict=True)).encode()).hexdigest()
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = PointIndex(areas)
+        _GRIDS[key] = grid
+        while len(_GRIDS) > CACHED_GRIDS:
+            _GRIDS.pop(next(iter(_GRIDS)))
+    return grid
+
+
 def place_points_fast(lon: pd.Series, lat: pd.Series, areas: pd.DataFrame) -> pd.Series:
-    """`transforms.areas.place_points`, grid-indexed: the same answers, many times faster on many points."""
-    return PointIndex(areas).place(lon, lat)
+    """`transforms.areas.place_points`, the same answers: an STRtree for a few points, the grid (cached per
+    boundary version) for many."""
+    if not uses_grid(len(lon)):
+        from transforms.areas import place_points
+
+        return place_points(lon, lat, areas)
+    return grid_for(areas).place(lon, lat)
