@@ -6,7 +6,7 @@ CHROMIUM := $(shell command -v chromium 2>/dev/null)
 PDFTOPPM := $(shell command -v pdftoppm 2>/dev/null)
 COMPOSE := $(shell command -v docker-compose 2>/dev/null)
 
-.PHONY: demo test test-fast mutation airflow airflow-stop lint install browser compose-tool clean
+.PHONY: demo test test-fast bench mutation airflow airflow-stop lint install browser compose-tool clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -52,6 +52,10 @@ test: .venv/.synced browser compose-tool lint
 # Your own loop: everything but the e2e and scheduler tests, under 5 minutes.
 test-fast: .venv/.synced browser lint
 	.venv/bin/pytest -m "not e2e and not scheduler"
+
+# The pipeline at --scale 1, 10 and 30 stage by stage with its baselines (benchmarks/README.md); about 20 minutes.
+bench: .venv/.synced
+	.venv/bin/python benchmarks/pipeline_bench.py
 
 # Mutation testing of the rule modules (tests/mutants.py, docs/testing.md): prints the killed share and survivors.
 mutation: .venv/.synced
