@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cities import read_yaml
-from indicators.margins import share_counts
+from indicators.margins import AreaCodes, share_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
 POVERTY_PATH = Path(__file__).resolve().parent / "poverty.yaml"
@@ -270,20 +270,21 @@ def af_area_counts(scores: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     persons; `af_ch_<j>` persons poor and deprived in j / persons; `af_unmeasured_households` households with no
     score / all households. "Persons" are the members of measurable households.
     """
+    groups = AreaCodes.of(scores)
     members = scores["members"].to_numpy(dtype=float)
     measured = scores["score"].notna().to_numpy()
     poor = scores["poor"].fillna(False).to_numpy(dtype=bool)
     score = np.nan_to_num(scores["score"].to_numpy(dtype=float))
-    h = share_counts(scores, "af_h", poor, measured, members)
-    # Every share_counts call groups all rows by area, so their rows line up area by area.
-    score_sum = share_counts(scores, "af_m0", poor, measured, members * score)["numerator"].to_numpy()
+    h = share_counts(groups, "af_h", poor, measured, members)
+    # Every share_counts call counts all rows by the same area codes, so their rows line up area by area.
+    score_sum = share_counts(groups, "af_m0", poor, measured, members * score)["numerator"].to_numpy()
     m0 = h.assign(indicator_id="af_m0", numerator=score_sum)
-    a = share_counts(scores, "af_a", poor, poor, members).assign(numerator=score_sum)
+    a = share_counts(groups, "af_a", poor, poor, members).assign(numerator=score_sum)
     parts = [h, a, m0]
     for indicator in config.indicators:
         deprived = scores[f"d_{indicator.id}"].fillna(False).to_numpy(dtype=bool)
-        parts.append(share_counts(scores, f"af_ch_{indicator.id}", poor & deprived, measured, members))
-    parts.append(share_counts(scores, "af_unmeasured_households", ~measured, np.ones(len(scores), dtype=bool)))
+        parts.append(share_counts(groups, f"af_ch_{indicator.id}", poor & deprived, measured, members))
+    parts.append(share_counts(groups, "af_unmeasured_households", ~measured, np.ones(len(scores), dtype=bool)))
     return pd.concat(parts, ignore_index=True)
 
 

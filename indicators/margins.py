@@ -19,6 +19,8 @@ conditions) and say how precisely a small area's rate pins down that process.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -116,28 +118,48 @@ def weighted_rate_moe(values, weights, z: float = Z_95, method: str = "wilson", 
     return pd.concat([out, moe], axis=1)
 
 
-def share_counts(frame: pd.DataFrame, indicator: str, condition, known, weight=1.0) -> pd.DataFrame:
+@dataclass(frozen=True)
+class AreaCodes:
+    """Rows' areas as integer codes into the sorted distinct area ids (NA: code -1, counted nowhere): factorised
+    once per frame, then every indicator of it sums by code (np.bincount) instead of grouping text again
+    (issue 14: NBI and Alkire-Foster grouped the same text ids 27 times)."""
+
+    codes: np.ndarray
+    area_ids: pd.Index
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> AreaCodes:
+        codes, uniques = pd.factorize(frame["area_id"], sort=True, use_na_sentinel=True)
+        return cls(codes, pd.Index(uniques))
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        kept = self.codes >= 0
+        return np.bincount(self.codes[kept], weights=values[kept], minlength=len(self.area_ids))
+
+
+def share_counts(frame: pd.DataFrame | AreaCodes, indicator: str, condition, known, weight=1.0) -> pd.DataFrame:
     """Per area: numerator Σ w over rows meeting `condition` among `known` rows, denominator Σ w over `known`
     rows, and `weight_sq` Σ w² over `known` rows (for the effective n of the margin of error).
 
     Rows are households; w is what each household counts for (1 for a share of households, its members for a
     share of persons). `numerator_cases` and `denominator_cases` count the households themselves: the units
     disclosure control holds small counts to (privacy/disclosure.py: five persons may be one household).
+    `frame` is the households (with `area_id`) or their `AreaCodes`, when several indicators are counted.
     """
-    w = np.broadcast_to(_array(weight), (len(frame),)).astype(float)
+    groups = frame if isinstance(frame, AreaCodes) else AreaCodes.of(frame)
+    w = np.broadcast_to(_array(weight), (len(groups.codes),)).astype(float)
     known = np.asarray(pd.array(known, dtype="boolean").fillna(False), dtype=bool) & ~np.isnan(w)
     meets = np.asarray(pd.array(condition, dtype="boolean").fillna(False), dtype=bool) & known
-    counts = pd.DataFrame({
-        "area_id": frame["area_id"].to_numpy(),
-        "numerator": np.where(meets, w, 0.0),
-        "denominator": np.where(known, w, 0.0),
-        "weight_sq": np.where(known, w * w, 0.0),
-        "numerator_cases": meets.astype(float),
-        "denominator_cases": known.astype(float),
-    }).groupby("area_id", as_index=False).sum()
-    return counts.assign(indicator_id=indicator, multiplier=1.0)[
-        ["area_id", "indicator_id", "numerator", "denominator", "multiplier", "weight_sq", "numerator_cases",
-         "denominator_cases"]]
+    return pd.DataFrame({
+        "area_id": groups.area_ids.to_numpy(),
+        "indicator_id": indicator,
+        "numerator": groups.sums(np.where(meets, w, 0.0)),
+        "denominator": groups.sums(np.where(known, w, 0.0)),
+        "multiplier": 1.0,
+        "weight_sq": groups.sums(np.where(known, w * w, 0.0)),
+        "numerator_cases": groups.sums(meets.astype(float)),
+        "denominator_cases": groups.sums(known.astype(float)),
+    })
 
 
 def effective_sizes(counts: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:

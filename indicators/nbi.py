@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cities import read_yaml
-from indicators.margins import share_counts
+from indicators.margins import AreaCodes, share_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
 POVERTY_PATH = Path(__file__).resolve().parent / "poverty.yaml"
@@ -302,20 +302,21 @@ def nbi_area_counts(hh_nbi: pd.DataFrame, config: NBIConfig) -> pd.DataFrame:
       persons in households where that component could be scored;
     - `nbi_unmeasured_households`: households with no index / all households.
     """
+    groups = AreaCodes.of(hh_nbi)
     members = hh_nbi["members"].to_numpy(dtype=float)
     measured = hh_nbi["nbi_index"].notna().to_numpy()
     poor = hh_nbi["nbi_poor"].fillna(False).to_numpy(dtype=bool)
     parts = [
-        share_counts(hh_nbi, "nbi_poor_persons", poor, measured, members),
-        share_counts(hh_nbi, "nbi_poor_households", poor, measured),
-        *[share_counts(hh_nbi, f"nbi_stratum_{s.id}", (hh_nbi["stratum"] == s.id).to_numpy(), measured, members)
+        share_counts(groups, "nbi_poor_persons", poor, measured, members),
+        share_counts(groups, "nbi_poor_households", poor, measured),
+        *[share_counts(groups, f"nbi_stratum_{s.id}", (hh_nbi["stratum"] == s.id).to_numpy(), measured, members)
           for s in config.strata],
     ]
     for component in config.components:
         gap = hh_nbi[f"gap_{component.id}"].to_numpy(dtype=float)
         # rounded like the index: a gap exactly on the line (0.1 as 0.10000000000000002) is not above it
-        parts.append(share_counts(hh_nbi, f"nbi_deprived_{component.id}",
+        parts.append(share_counts(groups, f"nbi_deprived_{component.id}",
                                   gap.round(INDEX_DECIMALS) > config.component_deprived_above, ~np.isnan(gap),
                                   members))
-    parts.append(share_counts(hh_nbi, "nbi_unmeasured_households", ~measured, np.ones(len(hh_nbi), dtype=bool)))
+    parts.append(share_counts(groups, "nbi_unmeasured_households", ~measured, np.ones(len(hh_nbi), dtype=bool)))
     return pd.concat(parts, ignore_index=True)

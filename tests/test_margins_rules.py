@@ -198,3 +198,32 @@ def test_attach_moe_merges_sizes_on_the_keys_both_frames_have():
     assert out.loc["Z1", "moe"] == pytest.approx(0.6924100, abs=1e-7)
     # D1: p = 7/9 on 81/29: 1.96 · sqrt(7/9 · 2/9 · 29/81) = 1.96 · sqrt(0.0618808) = 1.96 · 0.2487585 = 0.4875667
     assert out.loc["D1", "moe"] == pytest.approx(0.4875667, abs=1e-7)
+
+
+def test_share_counts_sum_by_area_codes_as_a_groupby_would():
+    """Counting by integer codes gives what a pandas groupby of the area ids gives: areas sorted, a household
+    without an area counted nowhere, an area whose households are all unknown still listed with zeros."""
+    from indicators.margins import AreaCodes, share_counts
+
+    rng = np.random.default_rng(3)
+    n = 500
+    frame = pd.DataFrame({"area_id": pd.array(rng.choice(["Z10", "Z02", "Z1", None], n), dtype="string")})
+    members = rng.integers(1, 8, n).astype(float)
+    members[rng.random(n) < 0.05] = np.nan
+    condition = rng.random(n) < 0.3
+    known = (rng.random(n) < 0.9) & (frame["area_id"] != "Z1").fillna(True).to_numpy()
+    got = share_counts(AreaCodes.of(frame), "x", condition, known, members)
+    w = np.where(np.isnan(members), 0.0, members)
+    ok = known & ~np.isnan(members)
+    oracle = pd.DataFrame({"area_id": frame["area_id"], "numerator": np.where(condition & ok, w, 0.0),
+                           "denominator": np.where(ok, w, 0.0), "weight_sq": np.where(ok, w * w, 0.0),
+                           "numerator_cases": (condition & ok).astype(float), "denominator_cases": ok.astype(float)}
+                          ).groupby("area_id", as_index=False).sum()
+    assert got["area_id"].tolist() == ["Z02", "Z1", "Z10"] == oracle["area_id"].tolist()
+    for column in ("numerator", "denominator", "weight_sq", "numerator_cases", "denominator_cases"):
+        np.testing.assert_allclose(got[column], oracle[column], rtol=0, atol=1e-9)
+    assert got.loc[got["area_id"] == "Z1", "denominator"].item() == 0.0
+    assert list(got.columns) == ["area_id", "indicator_id", "numerator", "denominator", "multiplier", "weight_sq",
+                                 "numerator_cases", "denominator_cases"]
+    # the frame itself works too (codes made on the way)
+    pd.testing.assert_frame_equal(share_counts(frame, "x", condition, known, members), got)
