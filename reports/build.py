@@ -73,6 +73,26 @@ def _summary(snap: Snapshot, nums: Numbers, words: model.Words) -> dict:
     }
 
 
+def _level_maps(snap: Snapshot, nums: Numbers, words: model.Words, city_name: str, outlines: list) -> list[dict]:
+    """The index map (with every dimension as a layer) at each level that has scores and polygons, the smallest
+    first: `index-map`, then `index-map-<level>`."""
+    out = []
+    for level in snap.levels[snap.levels.index(snap.map_level):]:
+        areas = model.map_areas(snap, level, nums, words)
+        if not areas or not snap.has_scores(level, snap.index_id):
+            continue
+        first = not out
+        html = svg_map(areas, model.class_legend(snap, level, nums, words),
+                       map_id="index-map" if first else f"index-map-{level}",
+                       title=f"{words['map']}: {city_name} {snap.period} ({words.level(level, lower=True)})",
+                       no_data_label=words["no_data"], outlines=outlines if level != snap.top_level else [],
+                       outline_label=f"{words['border']}: {words.level(snap.top_level, lower=True)}",
+                       lang=words.lang, layers=model.dimension_layers(snap, nums, words, level),
+                       base_label=words["composite"])
+        out.append({"level": level, "title": words["map_by"].format(words.level(level, lower=True)), "html": html})
+    return out
+
+
 def _change_map(snap: Snapshot, nums: Numbers, words: model.Words, outlines: list) -> str:
     areas, classes = model.change_map(snap, nums, words)
     if not areas:
@@ -116,12 +136,8 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
     base, top = snap.map_level, snap.top_level
     has_top_table = top != base and snap.has_scores(top, snap.index_id)
     outlines = [(a.name, a.geometry_wkt) for a in snap.areas_of(top) if a.geometry_wkt] if top != base else []
-    areas = model.map_areas(snap, base, nums, words)
-    map_html = svg_map(areas, model.class_legend(snap, base, nums, words), map_id="index-map",
-                       title=f"{words['map']}: {city_name} {snap.period}", no_data_label=words["no_data"],
-                       outlines=outlines, outline_label=f"{words['border']}: {words.level(top, lower=True)}",
-                       lang=lang, layers=model.dimension_layers(snap, nums, words),
-                       base_label=words["composite"]) if areas else ""
+    maps = _level_maps(snap, nums, words, city_name, outlines)
+    map_html = maps[0]["html"] if maps else ""
     change = model.change_section(snap, nums, words)
     published = nums.date(snap.published_at.date()) if snap.published_at else ""
     dimension_names = [model.name(lang, d.name_es, d.name_en) for d in snap.dimensions]
@@ -159,6 +175,7 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
         findings=model.findings(snap, nums, words),
         since=model.since_last(snap, previous, nums, words),
         map_svg=Markup(map_html),
+        level_maps=[dict(m, html=Markup(m["html"])) for m in maps[1:]],
         map_css=Markup(MAP_CSS),
         page_footer=Markup(_css_string(f"{city_name} · {words['published']} {published}" if published
                                        else city_name)),

@@ -149,13 +149,13 @@ def _spans(classes: dict[str, int], values: dict[str, float]) -> dict[int, list[
     return spans
 
 
-def dimension_layers(snap: Snapshot, nums: Numbers, words: Words) -> list[MapLayer]:
-    """One map layer per dimension at the map level: its scores in five classes of equal counts, highest first
-    (the dimensions have no published quantiles; the legend gives each class's span of scores)."""
+def dimension_layers(snap: Snapshot, nums: Numbers, words: Words, level: str | None = None) -> list[MapLayer]:
+    """One map layer per dimension at `level` (default: the map level): its scores in five classes of equal
+    counts, highest first (the dimensions have no published quantiles; the legend gives each class's span)."""
     layers = []
     for dimension in snap.dimensions:
         scores = {a.area_id: getattr(snap.scores.get((a.area_id, dimension.dimension_id)), "score", None)
-                  for a in snap.areas_of(snap.map_level)}
+                  for a in snap.areas_of(level or snap.map_level)}
         scores = {a: v for a, v in scores.items() if v is not None}
         if not scores:
             continue

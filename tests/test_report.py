@@ -282,6 +282,15 @@ def test_ranked_table_with_rank_bands_and_uncertain_quintiles(html, english):
     assert "<Alto>" not in html  # names are escaped, never markup
 
 
+def test_a_map_at_every_level_with_scores(html):
+    # zones and macrodistricts have scores in the planted snapshot (districts have none): a map for each, and the
+    # change map
+    assert re.findall(r'<figure class="svgmap[^"]*" id="([a-z-]+)"', html) == [
+        "index-map", "index-map-macrodistrito", "change-map"]
+    top = html[html.index('id="index-map-macrodistrito"'):html.index('id="ranking"')]
+    assert sorted(set(re.findall(r'data-area="(\w+)"', top))) == ["MD01", "MD02"]  # the macrodistricts only
+
+
 def test_top_level_table_charts_and_profiles(built, html):
     assert re.findall(r'data-area="(MD\d+)"', _table(html, "top-ranking-table")) == ["MD02", "MD01"]
     for dim, _, _ in DIMENSIONS:
