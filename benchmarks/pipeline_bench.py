@@ -306,16 +306,15 @@ def print_scale(scale: float, stages: list[dict], lines: dict[str, dict], out) -
 
 
 def print_scaling(results: list[dict], out) -> None:
-    if len(results) < 2:
-        return
-    first, last = results[0], results[-1]
-    print(f"\nrows/s from --scale {first['scale']:g} to {last['scale']:g} (1.00 = linear; below 1: slower per row):",
-          file=out)
-    before = {s["stage"]: s for s in first["stages"]}
-    for stage in last["stages"]:
-        old = before.get(stage["stage"])
-        if old and old["rows_per_s"]:
-            print(f"  {stage['stage']:<22} x{stage['rows_per_s'] / old['rows_per_s']:.2f}", file=out)
+    """Each stage's rows/s from one scale to the next (1.00 = linear)."""
+    for first, last in zip(results, results[1:], strict=False):
+        print(f"\nrows/s from --scale {first['scale']:g} to {last['scale']:g} (1.00 = linear; below 1: slower per "
+              "row; a stage whose rows do not grow with the scale shows its fixed cost instead):", file=out)
+        before = {s["stage"]: s for s in first["stages"]}
+        for stage in last["stages"]:
+            old = before.get(stage["stage"])
+            if old and old["rows_per_s"]:
+                print(f"  {stage['stage']:<22} x{stage['rows_per_s'] / old['rows_per_s']:.2f}", file=out)
 
 
 def one_scale(scale: float, seed: int, result: Path) -> None:
