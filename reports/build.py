@@ -185,6 +185,7 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
         change_svg=Markup(_change_map(snap, nums, words, outlines)),
         ranking_title=words["ranking"].format(words.level(base, lower=True)),
         base_level_id=base,
+        has_bands=any(score.rank_best is not None for score in snap.scores.values()),
         top_ranking_title=words["ranking"].format(words.level(top, lower=True)),
         parent_levels=[words.level(lv) for lv in snap.levels[snap.levels.index(base) + 1:]],
         dimension_names=dimension_names,

@@ -185,7 +185,8 @@ def findings(snap: Snapshot, nums: Numbers, words: Words) -> dict:
         return {"name": area.name, "score": nums.score(root.score), "rank": nums.integer(root.rank),
                 "band": nums.range(root.rank_best, root.rank_worst), "uncertain": root.quantile_uncertain}
 
-    moved = sorted((c for c in snap.changes if c.level == level and c.beyond_uncertainty
+    banded = any(c.band_from[0] is not None for c in snap.changes)
+    moved = sorted((c for c in snap.changes if c.level == level and (c.beyond_uncertainty or not banded)
                     and c.score_change is not None), key=lambda c: (-abs(c.score_change), c.area_id))
     failed = [q for q in snap.quality if not q["success"]]
     return {
@@ -195,8 +196,8 @@ def findings(snap: Snapshot, nums: Numbers, words: Words) -> dict:
         "best_title": words["finding_best"].format(FINDINGS_SHOWN),
         "worst_title": words["finding_worst"].format(FINDINGS_SHOWN),
         "changes": [change_row(snap, c, nums) for c in moved[:FINDINGS_SHOWN]],
-        "changes_title": words["finding_changes"].format(snap.changes[0].period_from, snap.period)
-        if snap.changes else "",
+        "changes_title": words["finding_changes" if banded else "finding_changes_unbanded"].format(
+            snap.changes[0].period_from, snap.period) if snap.changes else "",
         "no_changes": words["finding_no_changes"] if snap.changes and not moved else "",
         "quality": (words["finding_quality"].format(nums.integer(len(failed))) if failed
                     else words["finding_quality_ok"] if snap.quality else ""),
@@ -528,6 +529,7 @@ def change_map(snap: Snapshot, nums: Numbers, words: Words) -> tuple[list[MapAre
     first; each area's details say both scores, both ranks and whether the change exceeds its uncertainty."""
     level = snap.map_level
     changes = {c.area_id: c for c in snap.changes if c.level == level}
+    banded = any(c.band_from[0] is not None for c in snap.changes)
     values = {c.area_id: c.score_change for c in changes.values() if c.score_change is not None}
     if not values:
         return [], []
@@ -545,7 +547,8 @@ def change_map(snap: Snapshot, nums: Numbers, words: Words) -> tuple[list[MapAre
                    (words["score_from"].format(change.period_from), row["score_from"]),
                    (words["score_to"].format(snap.period), row["score_to"]),
                    (words["rank_change"].format(change.period_from, snap.period),
-                    f"{row['rank_from']} → {row['rank_to']}"),
-                   (words["beyond"], "✓" if row["beyond"] else "—"))
+                    f"{row['rank_from']} → {row['rank_to']}"))
+        if banded:
+            details += ((words["beyond"], "✓" if row["beyond"] else "—"),)
         out.append(MapArea(area.area_id, area.name, area.geometry_wkt, klass.get(area.area_id), None, details))
     return out, classes

@@ -134,6 +134,8 @@ TEXT: dict[str, dict[str, str]] = {
         "finding_best": "Mejores {}",
         "finding_worst": "Peores {}",
         "finding_changes": "Mayores cambios fuera de la incertidumbre ({} → {})",
+        "finding_changes_unbanded": "Mayores cambios ({} → {}; sin bandas de rango publicadas, su incertidumbre "
+                                    "no se midió)",
         "finding_no_changes": "Ningún cambio de rango supera la incertidumbre.",
         "finding_quality": "{} advertencias de calidad de datos (ver Calidad de datos).",
         "finding_quality_ok": "Todos los controles de calidad se cumplieron.",
@@ -266,6 +268,8 @@ TEXT: dict[str, dict[str, str]] = {
         "finding_best": "Best {}",
         "finding_worst": "Worst {}",
         "finding_changes": "Largest changes beyond uncertainty ({} → {})",
+        "finding_changes_unbanded": "Largest changes ({} → {}; no rank bands published, their uncertainty was "
+                                    "not measured)",
         "finding_no_changes": "No rank change exceeds its uncertainty.",
         "finding_quality": "{} data-quality warnings (see Data quality).",
         "finding_quality_ok": "Every data-quality check passed.",

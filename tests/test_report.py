@@ -291,6 +291,23 @@ def test_a_map_at_every_level_with_scores(html):
     assert sorted(set(re.findall(r'data-area="(\w+)"', top))) == ["MD01", "MD02"]  # the macrodistricts only
 
 
+def test_without_rank_bands_no_band_is_shown_and_changes_are_not_called_beyond_uncertainty(tmp_path):
+    """Bolivia's index has no uncertainty section: no band column anywhere, and the largest changes are listed as
+    changes whose uncertainty was not measured."""
+    snapshot = make_snapshot(tmp_path / "snap.duckdb")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute("DELETE FROM marts.index_uncertainty")
+    html = build(snapshot, tmp_path / "report", downloads=False).read_text(encoding="utf-8")
+    assert "Banda 5–95" not in html and "Fuera de la incertidumbre" not in html
+    findings = html[html.index('id="findings"'):html.index('id="how-to-read"')]
+    assert "Mayores cambios (2023 → 2024; sin bandas de rango publicadas" in findings
+    # every zone with a change, the largest first: Z006 +70, Z003 +52.5, Z002 -37.66, Z001 +25.26, Z004 0
+    assert re.findall(r"<li><strong>([^<]+)</strong>: [^<]+ → ", findings)[:5] == [
+        "Calacoto", "Miraflores &lt;Alto&gt; &amp; Co", "San Pedro", "Sopocachi", "Obrajes"]
+    assert _cells(_row(_table(html, "ranking-table"), "Z003"))[:4] == ["2", "Miraflores &lt;Alto&gt; &amp; Co",
+                                                                       "72,5", "2"]
+
+
 def test_top_level_table_charts_and_profiles(built, html):
     assert re.findall(r'data-area="(MD\d+)"', _table(html, "top-ranking-table")) == ["MD02", "MD01"]
     for dim, _, _ in DIMENSIONS:
