@@ -30,7 +30,7 @@ from markupsafe import Markup
 from reports import model
 from reports.charts import draw_charts
 from reports.numbers import Numbers
-from reports.snapshot import Snapshot, read_snapshot
+from reports.snapshot import Snapshot, only_city, read_snapshot
 from reports.svgmap import MAP_CSS, MAP_SCRIPT, svg_map
 from reports.text import LANGUAGES
 
@@ -300,7 +300,7 @@ def build_report(
         map_image, charts = draw_charts(snap, work, _chart_words(snap, words, nums))
         files = []
         if downloads:
-            write_downloads(snapshot, work, city=city or _only_city(snapshot), period=snap.period,
+            write_downloads(snapshot, work, city=city or only_city(snapshot), period=snap.period,
                             index_id=index_id, title=f"{words['title']} – {city_name} – {snap.period}",
                             licence=licence)
             files = [{"file": d.path, "title": d.title, "bytes": d.bytes} for d in list_downloads(work)]
@@ -321,16 +321,6 @@ def build_report(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return out_dir / "index.html"
-
-
-def _only_city(snapshot: Path) -> str:
-    import duckdb
-
-    with duckdb.connect(str(snapshot), read_only=True) as con:
-        cities = [r[0] for r in con.execute("SELECT DISTINCT city FROM marts.areas").fetchall()]
-    if len(cities) != 1:
-        raise ValueError(f"{snapshot} holds {len(cities)} cities: name one with city=")
-    return cities[0]
 
 
 PDF_TIMEOUT = 120  # seconds

@@ -307,7 +307,7 @@ def indicator_rows(snap: Snapshot, nums: Numbers, words: Words) -> list[dict]:
             "name": words.indicator(ind),
             "definition": ind.definition or "",
             "dimension": words.dimension(ind.dimension) if in_index(snap, ind) else "—",
-            "unit": unit_label(ind.unit, words),
+            "unit": unit_label(ind.unit),
             "time_basis": ind.time_basis or "",
             "direction": _direction(ind.direction, words),
             "min": fmt(min(numbers) if numbers else None),
@@ -319,7 +319,7 @@ def indicator_rows(snap: Snapshot, nums: Numbers, words: Words) -> list[dict]:
     return rows
 
 
-def unit_label(unit: str | None, words: Words) -> str:
+def unit_label(unit: str | None) -> str:
     return "%" if unit == "share" else (unit or "—").replace("_", " ")
 
 
@@ -346,7 +346,7 @@ def level_table(snap: Snapshot, level: str, indicators: list[Indicator], nums: N
     for ind in indicators:
         values = [snap.values.get((a.area_id, ind.indicator_id)) for a in areas]
         fmt = value_format([v.value for v in values if v is not None and v.value is not None], ind.unit, nums)
-        rows.append({"name": words.indicator(ind), "unit": unit_label(ind.unit, words),
+        rows.append({"name": words.indicator(ind), "unit": unit_label(ind.unit),
                      "cells": [_cell(v, fmt) for v in values]})
     return {"areas": [a.name for a in areas], "rows": rows}
 

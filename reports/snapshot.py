@@ -276,6 +276,15 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
     return snap
 
 
+def only_city(path: Path) -> str:
+    """The one city a snapshot holds (an error naming how many when it holds several: pick one with `city=`)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        cities = [r[0] for r in con.execute("SELECT DISTINCT city FROM marts.areas ORDER BY 1").fetchall()]
+    if len(cities) != 1:
+        raise ValueError(f"{path} holds {len(cities)} cities ({', '.join(map(str, cities))}): name one with city=")
+    return cities[0]
+
+
 def _dimension_order(con: duckdb.DuckDBPyConnection) -> str:
     columns = _columns(con, "dimensions")
     for column in ("display_order", "position"):  # position: snapshots before schema version 2
