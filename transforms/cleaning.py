@@ -52,7 +52,7 @@ class Cleaned:
     def _record(self, mask, *, reason, record_id, fld, action) -> None:
         mask = mask.reindex(self.frame.index, fill_value=False)
         hits = self.frame[mask]
-        reasons = reason[mask] if isinstance(reason, pd.Series) else pd.Series(reason, index=hits.index)
+        reasons = reason.reindex(hits.index) if isinstance(reason, pd.Series) else pd.Series(reason, index=hits.index)
         for idx, row in hits.iterrows():
             self.quarantine.append({
                 "delivery": row.get("_delivery"),
@@ -98,16 +98,19 @@ def drop_duplicates(cleaned: Cleaned, key: str, content: list[str]) -> None:
     The first delivery of an id wins, in (delivery, row) order, so the rule is stable across reruns.
     """
     frame = cleaned.frame.sort_values(["_delivery", "_row"])
-    first_row = frame.groupby(key, dropna=True)["_row"].transform("first")
-    first_delivery = frame.groupby(key, dropna=True)["_delivery"].transform("first")
     repeat = frame[key].notna() & frame.duplicated(subset=[key], keep="first")
-    exact = frame.duplicated(subset=[key, *content], keep="first")
-    where = "row " + first_row.astype("Int64").astype(str) + " of " + first_delivery.astype(str)
-    reason = pd.Series(
-        np.where(exact, "duplicate: exact copy of " + where, f"duplicate {key}: differs from " + where),
-        index=frame.index,
-    )
     cleaned.frame = frame
+    if not repeat.any():
+        return
+    # the reasons are written for the repeats only: a census has millions of rows and a handful of repeats
+    ids = frame.loc[repeat, key].unique()
+    firsts = frame[frame[key].isin(ids) & ~repeat].set_index(key)
+    repeats = frame[repeat]
+    exact = frame.duplicated(subset=[key, *content], keep="first")[repeat]
+    where = ("row " + repeats[key].map(firsts["_row"]).astype("Int64").astype(str) + " of "
+             + repeats[key].map(firsts["_delivery"]).astype(str))
+    reason = pd.Series(np.where(exact, "duplicate: exact copy of " + where, f"duplicate {key}: differs from " + where),
+                       index=repeats.index)
     cleaned.reject(repeat, reason=reason, record_id=key, fld=key)
 
 
@@ -118,11 +121,12 @@ def type_fields(cleaned: Cleaned, fields: dict[str, Field], record_id: str) -> N
         value, valid = _parse(text, spec)
         missing = text.isna() | (text == "")
         invalid = ~missing & ~valid
-        reason = pd.Series(
-            np.where(missing, "missing value", "invalid value " + text.fillna("").map(repr) + _expected(spec)),
-            index=text.index,
-        )
         problem = invalid if spec.non_response else missing | invalid
+        # reasons for the rows with a problem only (a census field has millions of values and a few problems)
+        bad = text[problem]
+        reason = pd.Series(np.where(missing[problem], "missing value",
+                                    "invalid value " + bad.fillna("").map(repr) + _expected(spec)),
+                           index=bad.index, dtype=object)
         # recorded before the field is typed, so quarantine keeps the value as delivered
         if spec.required:
             cleaned.reject(problem, reason=reason, record_id=record_id, fld=name)
