@@ -78,6 +78,25 @@ def city_name() -> str:
     return os.environ.get("BIENESTAR_CITY") or DEFAULT_CITY
 
 
+DEFAULT_DUCKDB_MEMORY = "2GB"
+DEFAULT_CHUNK_ROWS = 1_000_000
+
+
+def duckdb_memory() -> str:
+    """DuckDB's memory limit for the working database (BIENESTAR_DUCKDB_MEMORY, a DuckDB size such as "2GB"):
+    beyond it DuckDB spills to `warehouse/<city>.duckdb.tmp/` instead of growing."""
+    return os.environ.get("BIENESTAR_DUCKDB_MEMORY") or DEFAULT_DUCKDB_MEMORY
+
+
+def chunk_rows() -> int:
+    """Census rows staged in pandas at a time (BIENESTAR_CHUNK_ROWS): the census stages' memory is bounded by this
+    setting, not by the census (docs/operations.md, "Memory")."""
+    text = os.environ.get("BIENESTAR_CHUNK_ROWS") or str(DEFAULT_CHUNK_ROWS)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"BIENESTAR_CHUNK_ROWS={text!r}: expected a whole number of rows of at least 1")
+    return int(text)
+
+
 def pseudonym_key(city: str, *, demo: bool) -> bytes:
     """The secret key for pseudonymising ids (BIENESTAR_PSEUDONYM_KEY).
 

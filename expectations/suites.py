@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from bienestar import warehouse
+from bienestar.warehouse import read_frame
 from cities import City
 from privacy import disclosure
 
@@ -107,9 +108,6 @@ def apply_severity(suite: str, checks: list[Check], overrides: dict[str, str]) -
     return out
 
 
-def _frame(con, sql: str, params: list) -> pd.DataFrame:
-    return con.execute(sql, params).df()
-
 
 def _scalar(con, sql: str, params: list) -> Any:
     row = con.execute(sql, params).fetchall()
@@ -151,10 +149,25 @@ def _mostly(facts: dict) -> float:
 
 
 # ---------------------------------------------------------------- raw: deliveries as received
+def _raw_columns(con, table: str, required: list[str]) -> str:
+    """The columns a raw census gate reads: `_row` and the required fields the delivery has (a missing one fails
+    its column check). The lineage columns stay in DuckDB: on a national census they are most of the bytes."""
+    present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    return ", ".join(f'"{c}"' for c in ["_row", *required] if c in present)
+
+
+def _required_households(city: City) -> list[str]:
+    spec = city.section("census")["households"]
+    generalised = spec.get("generalise_location") or []
+    # coordinates are replaced by area_id and location at ingestion: raw has those instead
+    return [c for c in spec["required"] if c not in generalised] + (["area_id", "location"] if generalised else [])
+
+
 def read_raw_census(con, city: City, partition: str) -> pd.DataFrame:
-    frame = _frame(con, "SELECT *, TRY_CAST(members AS DOUBLE) AS members_number "
-                        "FROM raw.census_households WHERE city = ? AND _loaded_for = ? ORDER BY _row",
-                   [city.name, partition])
+    columns = _raw_columns(con, "raw.census_households", _required_households(city))
+    frame = read_frame(con, f"SELECT {columns}, TRY_CAST(members AS DOUBLE) AS members_number "
+                            "FROM raw.census_households WHERE city = ? AND _loaded_for = ? ORDER BY _row",
+                       [city.name, partition])
     return frame.assign(area_shift=area_shift(con, city, partition))
 
 
@@ -165,7 +178,7 @@ def area_shift(con, city: City, partition: str) -> str:
     if not warehouse.table_exists(con, "raw_accepted.census_households"):
         return "ok"
     limits = thresholds(city)
-    counts = _frame(con, """
+    counts = read_frame(con, """
         WITH new AS (SELECT area_id, count(*) AS n FROM raw.census_households
                      WHERE city = ? AND _loaded_for = ? GROUP BY area_id),
              old AS (SELECT area_id, count(*) AS n FROM raw_accepted.census_households
@@ -187,11 +200,7 @@ def area_shift(con, city: City, partition: str) -> str:
 
 
 def facts_raw_census(con, city: City, partition: str) -> dict:
-    spec = city.section("census")["households"]
-    generalised = spec.get("generalise_location") or []
-    # coordinates are replaced by area_id and location at ingestion: raw has those instead
-    required = [c for c in spec["required"] if c not in generalised] + (["area_id", "location"] if generalised else [])
-    return {**_base_facts(con, city, "raw_census", partition), "required": required}
+    return {**_base_facts(con, city, "raw_census", partition), "required": _required_households(city)}
 
 
 def checks_raw_census(facts: dict) -> list[Check]:
@@ -211,8 +220,9 @@ def checks_raw_census(facts: dict) -> list[Check]:
 
 
 def read_raw_persons(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT *, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons WHERE city = ? "
-                       "AND _loaded_for = ? ORDER BY _row", [city.name, partition])
+    columns = _raw_columns(con, "raw.census_persons", city.section("census")["persons"]["required"])
+    return read_frame(con, f"SELECT {columns}, TRY_CAST(age AS DOUBLE) AS age_number FROM raw.census_persons "
+                           "WHERE city = ? AND _loaded_for = ? ORDER BY _row", [city.name, partition])
 
 
 def facts_raw_persons(con, city: City, partition: str) -> dict:
@@ -227,7 +237,7 @@ def checks_raw_persons(facts: dict) -> list[Check]:
 
 
 def read_raw_services(con, city: City, partition: str) -> pd.DataFrame:
-    frame = _frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
+    frame = read_frame(con, "SELECT *, regexp_extract(_source, '[^/]+$') AS family, "
                         "TRY_CAST(occurred_at AS TIMESTAMP) AS occurred_at_time, TRY_CAST(lon AS DOUBLE) AS lon_number "
                         "FROM raw.service_records WHERE city = ? AND _loaded_for = ? ORDER BY _source, _row",
                    [city.name, partition])
@@ -346,7 +356,7 @@ def checks_raw_services(facts: dict) -> list[Check]:
 def read_raw_sensors(con, city: City, partition: str) -> pd.DataFrame:
     ranges = city.section("sensors")["valid_range"]
     cases = " ".join(f"WHEN '{p}' THEN v BETWEEN {lo} AND {hi}" for p, (lo, hi) in ranges.items())
-    frame = _frame(con, f"""
+    frame = read_frame(con, f"""
         SELECT *, parameter || ':' || unit AS parameter_unit,
                CASE WHEN v IS NULL THEN NULL ELSE (CASE parameter {cases} ELSE FALSE END) END AS in_range
         FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS v FROM raw.sensor_readings WHERE city = ? AND _loaded_for = ?)
@@ -369,7 +379,7 @@ def station_shift(con, city: City, partition: str) -> tuple[str, str]:
     if not warehouse.table_exists(con, "raw_accepted.sensor_readings"):
         return "ok", "ok"
     limits = thresholds(city)
-    counts = _frame(con, """
+    counts = read_frame(con, """
         WITH reference AS (
             SELECT _loaded_for FROM (
                 SELECT DISTINCT _loaded_for FROM raw_accepted.sensor_readings
@@ -433,7 +443,7 @@ def checks_raw_sensors(facts: dict) -> list[Check]:
 
 # ---------------------------------------------------------------- staging: typed, cleaned, placed
 def read_staging_census(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, """
+    return read_frame(con, """
         SELECT h.*, coalesce(p.persons, 0) AS persons_listed
         FROM staging.households h
         LEFT JOIN (SELECT household_id, count(*) AS persons FROM staging.persons WHERE city = ? AND vintage = ?
@@ -469,8 +479,8 @@ def checks_staging_census(facts: dict) -> list[Check]:
 
 
 def read_staging_services(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ? ORDER BY family, record_id",
-                  [city.name, partition])
+    return read_frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ? "
+                           "ORDER BY family, record_id", [city.name, partition])
 
 
 def facts_staging_services(con, city: City, partition: str) -> dict:
@@ -494,7 +504,7 @@ def checks_staging_services(facts: dict) -> list[Check]:
 def read_staging_sensors(con, city: City, partition: str) -> pd.DataFrame:
     stuck = int(city.section("sensors")["stuck_hours"])
     need = float(thresholds(city)["sensor_day_completeness"])
-    return _frame(con, f"""
+    return read_frame(con, f"""
         WITH runs AS (
             SELECT *, sum(CASE WHEN value IS NOT DISTINCT FROM previous THEN 0 ELSE 1 END)
                       OVER (PARTITION BY sensor_id, parameter ORDER BY observed_at) AS run_id
@@ -540,7 +550,7 @@ def checks_staging_sensors(facts: dict) -> list[Check]:
 
 # ---------------------------------------------------------------- marts: what planners read
 def read_marts_indicator_values(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, f"""
+    return read_frame(con, f"""
         SELECT v.*, c.unit,
                CASE WHEN c.unit = 'share' THEN v.value END AS share_value,
                CASE WHEN c.unit = 'share' THEN v.numerator END AS share_numerator,
@@ -619,7 +629,7 @@ def checks_marts_indicator_values(facts: dict) -> list[Check]:
 
 
 def read_marts_index_scores(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, """
+    return read_frame(con, """
         SELECT s.*, z.is_smallest,
                s.rank IS DISTINCT FROM (CASE WHEN s.score IS NOT NULL THEN
                    rank() OVER (PARTITION BY s.level, s.node_id ORDER BY s.score DESC NULLS LAST) END) AS rank_mismatch,
@@ -633,7 +643,8 @@ def read_marts_index_scores(con, city: City, partition: str) -> pd.DataFrame:
 
 
 def facts_marts_index_scores(con, city: City, partition: str) -> dict:
-    zones = _frame(con, "SELECT area_id FROM marts.areas WHERE city = ? AND depth = 0 ORDER BY area_id", [city.name])
+    zones = read_frame(con, "SELECT area_id FROM marts.areas WHERE city = ? AND depth = 0 ORDER BY area_id",
+                       [city.name])
     return {**thresholds(city), "zones": zones["area_id"].tolist()}
 
 
@@ -662,17 +673,17 @@ def read_marts_coverage(con, city: City, partition: str) -> pd.DataFrame:
     withheld, not absent); a node, when its score is NULL and none of its indicators was suppressed there. A node
     is expected when one of its indicators is; an item the marts do not hold at all lacks every area.
     """
-    weights = _frame(con, "SELECT node_id, child_id FROM marts.index_weights WHERE city = ? AND period = ?",
+    weights = read_frame(con, "SELECT node_id, child_id FROM marts.index_weights WHERE city = ? AND period = ?",
                      [city.name, partition])
     sources = dict(con.execute("SELECT indicator_id, coalesce(source, 'census') FROM marts.indicator_catalogue "
                                "WHERE city = ?", [city.name]).fetchall())
     smallest = _scalar(con, "SELECT count(*) FROM marts.areas WHERE city = ? AND depth = 0", [city.name]) or 0
-    values = _frame(con, """
+    values = read_frame(con, """
         SELECT v.area_id, v.indicator_id, v.value IS NULL AND NOT coalesce(v.suppressed, FALSE) AS absent,
                coalesce(v.suppressed, FALSE) AS suppressed
         FROM marts.indicator_values v JOIN marts.areas a ON a.city = v.city AND a.area_id = v.area_id
         WHERE v.city = ? AND v.period = ? AND a.depth = 0""", [city.name, partition])
-    scores = _frame(con, """
+    scores = read_frame(con, """
         SELECT s.area_id, s.node_id, s.score IS NULL AS absent
         FROM marts.index_scores s JOIN marts.areas a ON a.city = s.city AND a.area_id = s.area_id
         WHERE s.city = ? AND s.period = ? AND a.depth = 0""", [city.name, partition])
@@ -726,7 +737,7 @@ def checks_marts_coverage(facts: dict) -> list[Check]:
 
 
 def read_published_snapshot(con, city: City, partition: str) -> pd.DataFrame:
-    return _frame(con, f"""
+    return read_frame(con, f"""
         SELECT v.*, c.unit, {disclosure_columns(city)},
                CASE WHEN v.suppressed THEN coalesce(v.value, v.numerator, v.denominator) END AS suppressed_content
         FROM marts.indicator_values v JOIN marts.indicator_catalogue c

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import logging
 from datetime import date
 
 import pandas as pd
 
 from bienestar import warehouse
+from bienestar.settings import chunk_rows
+from bienestar.warehouse import read_frame
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
@@ -16,13 +19,11 @@ from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
 from indicators.sensor_indicators import attach_notes, indicator_notes, load_sensor_config, sensor_counts
-from indicators.service_indicators import SERVICE_INDICATORS, service_counts
+from indicators.service_indicators import SERVICE_INDICATORS, service_counts, service_denominators
 from privacy import disclosure
 from transforms.areas import area_parents
 
-
-def _read(con, sql: str, params: list) -> pd.DataFrame:
-    return con.execute(sql, params).df()
+log = logging.getLogger(__name__)
 
 
 def with_margins(values: pd.DataFrame, rolled: pd.DataFrame, counts: pd.DataFrame, parents: pd.DataFrame,
@@ -56,7 +57,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
     counts = {}
     withheld = {}
     with warehouse.session(city) as con:
-        areas = _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
+        areas = read_frame(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
         if areas.empty:
             raise RuntimeError(f"no areas for {city.name!r} in staging: run the ingest DAGs first")
         for vintage in city.vintages:
@@ -79,35 +80,24 @@ def build_indicator_values(city: City) -> dict[str, int]:
 def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogue: pd.DataFrame,
                     configs: dict, control: tuple) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One census year's exact and published indicator values, and its residents per smallest area."""
-    key = [city.name, vintage]
-    households = _read(con, "SELECT * FROM staging.households WHERE city = ? AND vintage = ?", key)
-    persons = _read(con, "SELECT * FROM staging.persons WHERE city = ? AND vintage = ?", key)
-    if households.empty:
-        raise RuntimeError(f"no census {vintage} for {city.name!r} in staging: run ingest_census for {vintage}")
-    records = _read(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
-                    [city.name, f"{vintage}-%"])
-    readings = _read(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND \"partition\" LIKE ?",
-                     [city.name, f"{vintage}-%"])
-    stations = _read(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
+    records = read_frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month LIKE ?",
+                         [city.name, f"{vintage}-%"])
+    readings = read_frame(con, "SELECT * FROM staging.sensor_readings WHERE city = ? AND \"partition\" LIKE ?",
+                          [city.name, f"{vintage}-%"])
+    stations = read_frame(con, "SELECT * FROM staging.sensor_stations WHERE city = ?", [city.name])
     base_ids = areas.loc[areas["depth"] == 0, "area_id"].tolist()
-    pop = population(households, persons, base_ids)
-    nbi, af = configs["nbi"], configs["af"]
-    parts = [
-        census_counts(households, persons),
-        nbi_area_counts(nbi_households(households, persons, nbi), nbi),
-        af_area_counts(af_household_scores(households, persons, af), af),
-    ]
+    parts, pop, denominators = census_parts(con, city, vintage, base_ids, configs)
     notes = indicator_notes(configs["sensors"])
     if records.empty:
         notes.update({i: f"no service records delivered for {vintage}" for i in SERVICE_INDICATORS})
     else:
-        parts.append(service_counts(records, households, persons, base_ids, vintage))
+        parts.append(service_counts(records, denominators, vintage))
     sensors, sensor_notes = sensor_counts(readings, stations, areas, pop, configs["sensors"], vintage)
     parts.append(sensors)
     counts = pd.concat(parts, ignore_index=True)
     parents = area_parents(areas)
     rolled = roll_up(counts, parents)
-    rolled = pd.concat([rolled, af_contributions(rolled, af)], ignore_index=True)
+    rolled = pd.concat([rolled, af_contributions(rolled, configs["af"])], ignore_index=True)
     exact = attach_notes(exact_values(rolled, catalogue, areas, vintage, notes), sensor_notes)
     residents = _residents(areas, pop)
     rules, relations = control
@@ -118,6 +108,62 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
                           how="left")
     exact = exact[["area_id", "level", "indicator_id", "period", "value", "numerator", "denominator"]]
     return exact, values, pop
+
+
+def area_groups(sizes: dict[str, int], base_ids: list[str], limit: int) -> list[list[str]]:
+    """The areas in groups of at most `limit` persons (`sizes`: persons per area), in `base_ids` order, then any
+    other area staged; an area is never split (every census count is per area) and one larger than `limit` is a
+    group of its own."""
+    groups, current, rows = [], [], 0
+    for area in [*base_ids, *sorted(set(sizes) - set(base_ids))]:
+        size = sizes.get(area, 0)
+        if current and rows + size > limit:
+            groups.append(current)
+            current, rows = [], 0
+        current.append(area)
+        rows += size
+    return [*groups, current]
+
+
+def census_parts(con, city: City, vintage: str, base_ids: list[str],
+                 configs: dict) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """A census year's counts per smallest area (census indicators, NBI, Alkire-Foster), its residents and
+    households, and the denominators of service rates, read from staging a group of areas of about
+    `chunk_rows()` persons (BIENESTAR_CHUNK_ROWS) at a time: memory is bounded by that setting, not by the census."""
+    key = [city.name, vintage]
+    sizes = dict(con.execute("SELECT area_id, count(*) FROM staging.persons WHERE city = ? AND vintage = ? "
+                             "GROUP BY area_id", key).fetchall())
+    if not con.execute("SELECT count(*) FROM staging.households WHERE city = ? AND vintage = ?", key).fetchall()[0][0]:
+        raise RuntimeError(f"no census {vintage} for {city.name!r} in staging: run ingest_census for {vintage}")
+    groups = area_groups(sizes, base_ids, chunk_rows())
+    nbi, af = configs["nbi"], configs["af"]
+    pieces: dict[str, list[pd.DataFrame]] = {"census": [], "nbi": [], "af": [], "pop": [], "denominators": []}
+    for number, group in enumerate(groups, start=1):
+        where, params = "city = ? AND vintage = ?", key
+        if len(groups) > 1:
+            log.info("census %s: areas %d of %d (%d areas)", vintage, number, len(groups), len(group))
+            where, params = where + " AND area_id IN (SELECT unnest(?::VARCHAR[]))", [*key, group]
+        households = read_frame(con, f"SELECT * FROM staging.households WHERE {where} ORDER BY household_id", params)
+        persons = read_frame(con, f"SELECT * FROM staging.persons WHERE {where} ORDER BY person_id", params)
+        ids = [area for area in group if area in set(base_ids)]
+        pieces["pop"].append(population(households, persons, ids))
+        pieces["denominators"].append(service_denominators(households, persons, ids))
+        pieces["census"].append(census_counts(households, persons))
+        pieces["nbi"].append(nbi_area_counts(nbi_households(households, persons, nbi), nbi))
+        pieces["af"].append(af_area_counts(af_household_scores(households, persons, af), af))
+    parts = [_by_indicator(pieces[name]) for name in ("census", "nbi", "af")]
+    return parts, pd.concat(pieces["pop"], ignore_index=True), pd.concat(pieces["denominators"], ignore_index=True)
+
+
+def _by_indicator(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-group counts as one pass over every area would list them: indicator by indicator, areas in order."""
+    if len(frames) == 1:
+        return frames[0]
+    out = pd.concat(frames, ignore_index=True)
+    first_seen = {indicator: n for n, indicator in enumerate(dict.fromkeys(out["indicator_id"]))}
+    order = out["indicator_id"].map(first_seen)
+    return out.assign(_order=order).sort_values(["_order", "area_id"], kind="stable").drop(columns="_order") \
+        .reset_index(drop=True)
 
 
 def time_covered(catalogue: pd.DataFrame, census_day: date | None, records: pd.DataFrame,
@@ -217,10 +263,10 @@ def suppressed_inputs(scores: pd.DataFrame, withheld: pd.DataFrame, spec) -> pd.
 
 def _score_vintage(con, city: City, spec, vintage: str) -> int:
     # scored from the exact values (the index is not degraded by disclosure control) ...
-    values = _read(con, "SELECT area_id, level, indicator_id, value FROM staging.indicator_values "
+    values = read_frame(con, "SELECT area_id, level, indicator_id, value FROM staging.indicator_values "
                    "WHERE city = ? AND period = ?", [city.name, vintage])
     # ... and every score says on how many withheld figures it rests
-    withheld = _read(con, "SELECT area_id, indicator_id FROM marts.indicator_values "
+    withheld = read_frame(con, "SELECT area_id, indicator_id FROM marts.indicator_values "
                      "WHERE city = ? AND period = ? AND suppressed", [city.name, vintage])
     if values.empty:
         raise RuntimeError(f"no indicator values for {city.name!r} {vintage}: run build_indicator_values")

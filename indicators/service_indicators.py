@@ -88,13 +88,13 @@ def service_denominators(households: pd.DataFrame, persons: pd.DataFrame, base_i
     })
 
 
-def service_counts(records: pd.DataFrame, households: pd.DataFrame, persons: pd.DataFrame, base_ids: list[str],
-                   period: str) -> pd.DataFrame:
-    """Numerators and denominators of every service indicator per smallest area, for records in `period`."""
+def service_counts(records: pd.DataFrame, denominators: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Numerators and denominators of every service indicator per smallest area, for records in `period`; the
+    areas and their denominators are `service_denominators`'."""
     start, end = period_bounds(period)
     occurred = pd.to_datetime(records["occurred_at"])
     in_period = records[(occurred >= start) & (occurred < end)]
-    denominators = service_denominators(households, persons, base_ids)
+    base_ids = denominators["area_id"].tolist()
     parts = []
     for indicator, spec in SERVICE_INDICATORS.items():
         chosen = in_period[in_period["family"] == spec.family]

@@ -86,7 +86,7 @@ def test_denominators_by_hand():
 
 
 def test_rates_per_1000_residents_by_hand():
-    counts = service_counts(records(), households(), persons(), BASE_IDS, "2024-06")
+    counts = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-06")
     # health visits in June: Z1 2 / 5 residents x 1000 = 400; Z2 1 / 3 x 1000 = 333.33
     assert counts_of(counts, "Z1", "health_visits_rate") == (2, 5, 1000)
     assert rate(counts, "Z2", "health_visits_rate") == pytest.approx(1000 / 3)
@@ -103,7 +103,7 @@ def test_rates_per_1000_residents_by_hand():
 
 
 def test_coverage_ratios_by_hand():
-    counts = service_counts(records(), households(), persons(), BASE_IDS, "2024-06")
+    counts = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-06")
     # outages per 1,000 piped households: Z1 3 / 2 x 1000 = 1500; Z2 0 / 1
     assert counts_of(counts, "Z1", "water_outage_rate") == (3, 2, 1000)
     assert rate(counts, "Z1", "water_outage_rate") == 1500
@@ -115,9 +115,9 @@ def test_coverage_ratios_by_hand():
 
 
 def test_period_filter_year_and_month():
-    june = service_counts(records(), households(), persons(), BASE_IDS, "2024-06")
-    year = service_counts(records(), households(), persons(), BASE_IDS, "2024")
-    may = service_counts(records(), households(), persons(), BASE_IDS, "2024-05")
+    june = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-06")
+    year = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024")
+    may = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-05")
     # Z1 health visits: June keeps 06-01 00:00:00 and 06-30 23:59:59 -> 2; the year adds 05-31 and 07-01 -> 4
     assert counts_of(june, "Z1", "health_visits_rate")[0] == 2
     assert counts_of(year, "Z1", "health_visits_rate")[0] == 4
@@ -129,18 +129,19 @@ def test_period_filter_year_and_month():
 
 
 def test_every_indicator_every_area_in_counts_format():
-    counts = service_counts(records(), households(), persons(), BASE_IDS, "2024-06")
+    counts = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-06")
     assert list(counts.columns) == ["area_id", "numerator", "denominator", "indicator_id", "multiplier"]
     assert len(counts) == len(SERVICE_INDICATORS) * len(BASE_IDS)
 
 
 def test_district_equals_the_pooled_computation():
-    counts = service_counts(records(), households(), persons(), BASE_IDS, "2024-06")
+    counts = service_counts(records(), service_denominators(households(), persons(), BASE_IDS), "2024-06")
     district = roll_up(counts, area_parents(AREAS))
     district = district[district["area_id"] == "D1"].set_index("indicator_id")
     # the same records, households and persons as if D1 were one zone
     pooled = service_counts(records().replace({"area_id": {"Z1": "D1", "Z2": "D1"}}),
-                            households().assign(area_id="D1"), persons().assign(area_id="D1"), ["D1"], "2024-06")
+                            service_denominators(households().assign(area_id="D1"), persons().assign(area_id="D1"),
+                                                 ["D1"]), "2024-06")
     pooled = pooled.set_index("indicator_id")
     for indicator in SERVICE_INDICATORS:
         assert district.loc[indicator, ["numerator", "denominator"]].tolist() == \

@@ -6,54 +6,91 @@ and its quarantine entries in one go, so reruns give the same database.
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Iterator
+
 import pandas as pd
 
-from bienestar import warehouse
+from bienestar import settings, warehouse
+from bienestar.warehouse import read_frame
 from cities import City
 from transforms.areas import areas_from_boundaries
 from transforms.census import stage_households, stage_persons
 from transforms.sensors import stage_stations
 from transforms.services import stage_service_records
 
-
-def _read(con, sql: str, params: list) -> pd.DataFrame:
-    return con.execute(sql, params).df()
+log = logging.getLogger(__name__)
 
 
 def _areas(con, city: City) -> pd.DataFrame:
     """The city's staged areas (none before its first census run: callers say to run ingest_census first)."""
     if not warehouse.table_exists(con, "staging.areas"):
         return pd.DataFrame()
-    return _read(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
+    return read_frame(con, "SELECT * FROM staging.areas WHERE city = ? ORDER BY depth, area_id", [city.name])
 
 
 def _quarantine(con, city: City, source: str, entries: list[dict]) -> None:
     warehouse.replace_quarantine(con, city.name, "staging", source, warehouse.quarantine_frame(entries))
 
 
+def raw_chunks(con, table: str, key: str, city: City, vintage: str) -> Iterator[pd.DataFrame]:
+    """One census year's raw rows in chunks of about `settings.chunk_rows()` rows, each in delivery order; every
+    copy of an id falls in the same chunk (chunks split by a hash of `key`), so de-duplication per chunk is
+    de-duplication of the whole year."""
+    where = "city = ? AND _loaded_for = ?"
+    rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", [city.name, vintage]).fetchall()[0][0]
+    parts = max(1, math.ceil(rows / settings.chunk_rows()))
+    for part in range(parts):
+        if parts > 1:
+            log.info("%s %s: chunk %d of %d", table, vintage, part + 1, parts)
+        yield read_frame(con, f"SELECT * FROM {table} WHERE {where} AND hash({key}) % ? = ? ORDER BY _row",
+                         [city.name, vintage, parts, part])
+
+
 def stage_census(city: City, vintage: str | None = None) -> dict[str, int]:
-    """staging.areas, staging.households and staging.persons for one census year (default: the latest)."""
+    """staging.areas, staging.households and staging.persons for one census year (default: the latest), a chunk
+    of `settings.chunk_rows()` raw rows at a time: memory is bounded by that setting, not by the census."""
     vintage = vintage or city.vintage
+    key = {"city": city.name, "vintage": vintage}
     with warehouse.session(city) as con:
         warehouse.revoke_acceptance(con, city.name, "staging_census", vintage)
-        boundaries = _read(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row", [city.name])
+        boundaries = read_frame(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row", [city.name])
         areas = areas_from_boundaries(city, boundaries)
         warehouse.replace_partition(con, "staging.areas", areas, {"city": city.name})
-        raw_households = _read(con, "SELECT * FROM raw.census_households WHERE city = ? AND _loaded_for = ? "
-                               "ORDER BY _row", [city.name, vintage])
-        households = stage_households(raw_households)
-        raw_persons = _read(con, "SELECT * FROM raw.census_persons WHERE city = ? AND _loaded_for = ? ORDER BY _row",
-                            [city.name, vintage])
-        persons = stage_persons(raw_persons, households.frame)
-        key = {"city": city.name, "vintage": vintage}
-        warehouse.replace_partition(con, "staging.households", households.frame, key)
-        warehouse.replace_partition(con, "staging.persons", persons.frame, key)
+        quarantine = {"households": [], "persons": []}
+        placed: list[pd.DataFrame] = []  # household_id -> area_id, what persons need of the households
+
+        def staged(raw_table: str, id_column: str, stage, kind: str) -> Iterator[pd.DataFrame]:
+            for raw in raw_chunks(con, raw_table, id_column, city, vintage):
+                cleaned = stage(raw)
+                quarantine[kind].extend(cleaned.quarantine)
+                yield cleaned.frame
+
+        def households_placed(raw: pd.DataFrame):
+            cleaned = stage_households(raw)
+            placed.append(cleaned.frame[["household_id", "area_id"]])
+            return cleaned
+
+        households = warehouse.replace_partition_in_chunks(
+            con, "staging.households", staged("raw.census_households", "household_id", households_placed,
+                                              "households"), key, order_by="household_id")
+        homes = pd.concat(placed, ignore_index=True)
+        del placed[:]
+        persons = warehouse.replace_partition_in_chunks(
+            con, "staging.persons", staged("raw.census_persons", "person_id", lambda raw: stage_persons(raw, homes),
+                                           "persons"), key, order_by="person_id")
         # the latest census keeps the plain source names; earlier ones carry their year
         prefix = "census" if vintage == city.vintage else f"census/{vintage}"
-        _quarantine(con, city, f"{prefix}/households", households.quarantine)
-        _quarantine(con, city, f"{prefix}/persons", persons.quarantine)
-        return {"areas": len(areas), "households": len(households.frame), "persons": len(persons.frame),
-                "quarantined": len(households.quarantine) + len(persons.quarantine)}
+        for kind, entries in quarantine.items():
+            _quarantine(con, city, f"{prefix}/{kind}", sorted(entries, key=_delivery_order))
+        return {"areas": len(areas), "households": households, "persons": persons,
+                "quarantined": sum(len(entries) for entries in quarantine.values())}
+
+
+def _delivery_order(entry: dict) -> tuple:
+    """Quarantine entries in delivery order, as one unchunked pass would list them."""
+    return (str(entry.get("delivery")), entry.get("row") or 0, str(entry.get("field")), str(entry.get("reason")))
 
 
 def stage_services(city: City, month: str) -> dict[str, int]:
@@ -66,8 +103,8 @@ def stage_services(city: City, month: str) -> dict[str, int]:
             raise RuntimeError(f"no areas for city {city.name!r} in staging: run {city.name}.ingest_census first, "
                                "then clear this run to stage its delivery")
         for family in city.section("services")["families"]:
-            raw = _read(con, "SELECT * FROM raw.service_records WHERE city = ? AND _source = ? AND _loaded_for = ? "
-                        "ORDER BY _row", [city.name, f"services/{family}", month])
+            raw = read_frame(con, "SELECT * FROM raw.service_records WHERE city = ? AND _source = ? "
+                             "AND _loaded_for = ? ORDER BY _row", [city.name, f"services/{family}", month])
             cleaned = stage_service_records(raw.assign(family=family), areas, month)
             warehouse.replace_partition(con, "staging.service_records", cleaned.frame,
                                         {"city": city.name, "family": family, "month": month})
@@ -90,7 +127,7 @@ def stage_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
         if areas.empty:
             raise RuntimeError(f"no areas for city {city.name!r} in staging: run {city.name}.ingest_census first, "
                                "then clear this run to stage its delivery")
-        raw_stations = _read(con, "SELECT * FROM raw.sensor_stations WHERE city = ? ORDER BY _row", [city.name])
+        raw_stations = read_frame(con, "SELECT * FROM raw.sensor_stations WHERE city = ? ORDER BY _row", [city.name])
         stations = stage_stations(raw_stations, areas)
         warehouse.replace_partition(con, "staging.sensor_stations", stations, {"city": city.name})
         staged = stage_readings(con, city_name=city.name, quality=city.section("sensors"),
