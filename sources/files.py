@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from bienestar import warehouse
 from sources.privacy import keep_declared, strip_identifiers
@@ -320,8 +322,26 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
         raise DeliveryError(f"{path}: line 1: column {repeated[0]!r} appears {names.count(repeated[0])} times in the "
                             "header; which one holds the data is unknown. Ask the source for a file with each column "
                             "once.")
+    try:
+        return _parse_csv_fast(text.encode("utf-8"), separator, header)
+    except ValueError:  # pyarrow.ArrowInvalid is one
+        pass  # pandas' parser says what is wrong more plainly (the line, the fields it expected): let it
     frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False)
     return frame.replace("", None)
+
+
+def _parse_csv_fast(data: bytes, separator: str, header: list[str]) -> pd.DataFrame:
+    """Arrow's multi-threaded CSV reader on the decoded text, every column as text and an empty field as missing:
+    the frame pandas' reader gives (the fallback), at a fraction of the time and memory on a census file."""
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()), null_values=[""],
+                                              strings_can_be_null=True, quoted_strings_can_be_null=True),
+    )
+    if table.column_names != header or not all(header):  # pandas names a blank header "Unnamed: n"
+        raise ValueError("Arrow read other column names than pandas would")
+    return table.to_pandas()
 
 
 # ---------------------------------------------------------------------------------------------------------------
