@@ -15,7 +15,9 @@ Version history: 1, the marts as first published; 2, `data_quality.partition` an
 `column_name`, `dimensions.position` became `display_order` (reserved words in SQL), lineage added
 (`publication`, `sources`, `schema_version`), `levels` with their names, `period_start`/`period_end` on
 indicator values, `time_basis` in the catalogue, the planners' views and `change_basis`; 3, `area_population`
-(every area's population per census year) and `dimensions.in_index` (whether the index scores the dimension).
+(every area's population per census year) and `dimensions.in_index` (whether the index scores the dimension);
+4, the change on a common basis: `index_change` rebuilt on what both periods measure, `index_weights.weight` the
+weight actually used (with `declared_weight` and `basis`), `change_basis.basis`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+
+def change_basis_name(period_from: str, period_to: str) -> str:
+    """marts.index_weights.basis of the weights the change between two periods is computed on."""
+    return f"change {period_from}-{period_to}"
+
 INTRO = Path(__file__).with_name("marts_intro.md")  # the prose part of docs/marts.md
 
 
@@ -131,8 +139,12 @@ TABLES: dict[str, Table] = {
         "Each index node's children and their weights (rescaled to sum to 1).",
         {"city": AREA["city"], "index_id": INDEX_ID, "period": CENSUS_YEAR,
          "node_id": "a node of the index", "child_id": "one of its children (a node or an indicator)",
-         "weight": "the child's weight, rescaled so a node's weights sum to 1",
-         "scale_factor": "what a node with `rescale: false` multiplies its weighted mean by (else 1)"}),
+         "weight": "the weight the scores actually gave the child, rescaled so a node's weights sum to 1: 0 for a "
+                   "child with no score or value anywhere in the period (its siblings share its weight)",
+         "scale_factor": "what a node with `rescale: false` multiplies its weighted mean by (else 1)",
+         "declared_weight": "the child's weight as the index spec declares it, rescaled to sum to 1",
+         "basis": "`full`: the period's own index (marts.index_scores); `change <from>-<to>`: the common basis the "
+                  "change between those periods is computed on (marts.index_change)"}),
     "index_uncertainty": Table(
         "Each area's rank band: nominal, median, 5th and 95th percentile rank over the index spec's "
         "uncertainty alternatives (Monte Carlo).",
@@ -147,12 +159,16 @@ TABLES: dict[str, Table] = {
          "spec_sha256": "hash of the spec text", "engine_version": "version of the index engine",
          "spec_yaml": "the spec itself: `bienestar index compute --spec` on it gives the same scores"}),
     "index_change": Table(
-        "Change of every area's index and dimension scores and ranks between two periods "
-        "(rank_change > 0: moved up).",
+        "Change of every area's index and dimension scores and ranks between two periods, on their common basis: "
+        "the index rebuilt for both periods on what both measure, with the same goalposts (marts.change_basis "
+        "says what was left out; rank_change > 0: moved up).",
         {**AREA, "index_id": INDEX_ID, "node_id": "the index or a dimension",
          "period_from": "the earlier census year", "period_to": "the later one",
-         "score_from": "score in period_from", "score_to": "score in period_to",
-         "score_change": "score_to - score_from", "rank_from": "rank in period_from", "rank_to": "rank in period_to",
+         "score_from": "score in period_from on the common basis (may differ from marts.index_scores, which scores "
+                       "the period's own index)",
+         "score_to": "score in period_to on the common basis",
+         "score_change": "score_to - score_from", "rank_from": "rank in period_from on the common basis",
+         "rank_to": "rank in period_to on the common basis",
          "rank_change": "rank_from - rank_to: positive when the area moved up"}, optional=True),
     "indicator_change": Table(
         "Change of every area's indicator values between two periods (change_pp: percentage points, shares "
@@ -175,8 +191,11 @@ TABLES: dict[str, Table] = {
         "For each pair of periods of the change tables: whether both indices have the same structure.",
         {"city": AREA["city"], "index_id": INDEX_ID, "period_from": "the earlier census year",
          "period_to": "the later one",
-         "comparable": "true when the same dimensions have scores in both periods and the weights are the same",
-         "why": "what differs (NULL when comparable): a dimension scored in one period only, changed weights"},
+         "comparable": "true when the same dimensions have scores in both periods' own indices and the weights "
+                       "used are the same",
+         "why": "what differs (NULL when comparable): a dimension scored in one period only, changed weights",
+         "basis": "what marts.index_change is computed on: the index rebuilt on what both periods measure, with "
+                  "the same goalposts, and what that left out of both"},
         notes="Written with the planners' views (bienestar/views.py); `marts.v_change` carries it per row.",
         built=False),
     "publication": Table(

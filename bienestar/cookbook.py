@@ -49,10 +49,13 @@ FROM marts.v_index
 WHERE level = 'zona' AND period = '2024' AND quantile IS NOT NULL
 GROUP BY quantile ORDER BY quantile"""),
     ("How did each macrodistrict change between the censuses, and is the change comparable?",
-     "The index change 2012 to 2024 per macrodistrict with the ranks at both ends; `comparable` says whether "
-     "both censuses' indices have the same dimensions and weights, and `not_comparable_because` what differs.",
+     "The index change 2012 to 2024 per macrodistrict with the ranks at both ends. The change is computed on "
+     "what both censuses measure (the 2012 census has no service records or sensor readings), so the scores "
+     "here are on that common basis, not each year's published scores; `comparable` says whether the two "
+     "censuses' own indices had the same structure, and `SELECT basis FROM marts.change_basis` (also "
+     "`change_basis` on every row of `v_change`) what the common basis left out of both years.",
      """SELECT a.name, round(c.score_from, 1) AS score_2012, round(c.score_to, 1) AS score_2024,
-       round(c.score_change, 1) AS change, c.rank_from, c.rank_to, c.comparable, c.not_comparable_because
+       round(c.score_change, 1) AS change, c.rank_from, c.rank_to, c.comparable
 FROM marts.v_change c JOIN marts.areas a USING (city, area_id)
 WHERE c.level = 'macrodistrito' AND c.node_id = c.index_id
 ORDER BY c.score_change DESC"""),

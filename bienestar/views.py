@@ -108,7 +108,7 @@ def change_view(con) -> str:
             ends += [f"CAST(NULL AS BIGINT) AS rank_best_{end}", f"CAST(NULL AS BIGINT) AS rank_worst_{end}"]
     return f"""SELECT c.city, c.index_id, c.area_id, c.level, c.node_id, c.period_from, c.period_to, c.score_from,
        c.score_to, c.score_change, c.rank_from, c.rank_to, c.rank_change, {", ".join(ends)},
-       b.comparable, b.why AS not_comparable_because
+       b.comparable, b.why AS not_comparable_because, b.basis AS change_basis
 FROM marts.index_change c
 {chr(10).join(joins)}
 LEFT JOIN marts.change_basis b ON b.city = c.city AND b.index_id = c.index_id AND b.period_from = c.period_from
@@ -143,9 +143,10 @@ BUILDERS = {"v_area": (area_view, "areas"), "v_index": (index_view, "index_score
 
 
 def change_basis(con) -> pd.DataFrame:
-    """For each pair of periods of marts.index_change: whether both indices have the same structure (the same
-    nodes with a score somewhere, the same weights) and, when not, what differs."""
-    columns = ["city", "index_id", "period_from", "period_to", "comparable", "why"]
+    """For each pair of periods of marts.index_change: whether both periods' own indices have the same structure
+    (the same nodes with a score somewhere, the same weights used), what differs when not, and what the change
+    is computed on (the common basis of indicators/comparable.py, from its weights in marts.index_weights)."""
+    columns = ["city", "index_id", "period_from", "period_to", "comparable", "why", "basis"]
     if not _exists(con, "index_change"):
         return pd.DataFrame(columns=columns)
     pairs = con.execute("SELECT DISTINCT city, index_id, period_from, period_to FROM marts.index_change "
@@ -153,7 +154,8 @@ def change_basis(con) -> pd.DataFrame:
     scored = con.execute("SELECT city, index_id, period, list(DISTINCT node_id ORDER BY node_id) FROM "
                          "marts.index_scores WHERE score IS NOT NULL GROUP BY ALL").fetchall()
     scored = {(c, i, p): set(nodes) for c, i, p, nodes in scored}
-    weights = con.execute("SELECT city, index_id, period, node_id, child_id, weight FROM marts.index_weights").df()
+    weights = con.execute("SELECT city, index_id, period, node_id, child_id, weight, basis "
+                          "FROM marts.index_weights").df()
     rows = []
     for city, index_id, a, b in pairs:
         why = []
@@ -164,13 +166,37 @@ def change_basis(con) -> pd.DataFrame:
             if only:
                 why.append(f"scored in {period} but not in {other}: {', '.join(sorted(only))}")
 
-        before, after = (_weights(weights, city, index_id, period) for period in (a, b))
+        before, after = (_weights(weights, city, index_id, period, "full") for period in (a, b))
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         if changed:
             why.append("weights differ: " + ", ".join(f"{n} -> {c}" for n, c in changed[:10]))
         rows.append({"city": city, "index_id": index_id, "period_from": a, "period_to": b, "comparable": not why,
-                     "why": "; ".join(why) or None})
+                     "why": "; ".join(why) or None,
+                     "basis": _basis(weights, city, index_id, a, b)})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _basis(weights: pd.DataFrame, city: str, index_id: str, period_from: str, period_to: str) -> str:
+    """What a change is computed on, in words: the common basis and what it left out of both periods."""
+    from bienestar.contract import change_basis_name
+
+    common = _weights(weights, city, index_id, period_to, change_basis_name(period_from, period_to))
+    if not common:  # a change built before the common basis existed
+        return "the difference of the two periods' own scores"
+    declared = {child for period in (period_from, period_to)
+                for _, child in _weights(weights, city, index_id, period, "full")}
+    nodes = {node for period in (period_from, period_to) for node, _ in _weights(weights, city, index_id, period,
+                                                                                   "full")}
+    kept = {child for _, child in common}
+    out = sorted(declared - kept)
+    text = "the index rebuilt on what both periods measure, with the same goalposts in both"
+    if out:
+        dimensions = [c for c in out if c in nodes]
+        indicators = [c for c in out if c not in nodes]
+        left = [f"{kind} {', '.join(items)}" for kind, items in (("nodes", dimensions), ("indicators", indicators))
+                if items]
+        text += "; left out of both: " + "; ".join(left)
+    return text
 
 
 MEANINGS = {
@@ -181,9 +207,11 @@ MEANINGS = {
     "rank_best_from": "best rank of the band in period_from", "rank_worst_from": "worst rank of the band in "
                                                                                  "period_from",
     "rank_best_to": "best rank of the band in period_to", "rank_worst_to": "worst rank of the band in period_to",
-    "comparable": "true when both periods' indices score the same dimensions with the same weights "
+    "comparable": "true when both periods' own indices score the same dimensions with the same weights "
                   "(marts.change_basis)",
-    "not_comparable_because": "what differs between the two periods' indices (NULL when comparable)",
+    "not_comparable_because": "what differs between the two periods' own indices (NULL when comparable)",
+    "change_basis": "what score_from, score_to and their change are computed on: the index rebuilt on what both "
+                    "periods measure, and what that left out (marts.change_basis.basis)",
     "moe_low_from": "Wilson 95% lower bound in period_from", "moe_high_from": "upper bound in period_from",
     "moe_low_to": "Wilson 95% lower bound in period_to", "moe_high_to": "upper bound in period_to",
 }
@@ -210,8 +238,10 @@ def column_meaning(con, view: str, column: str) -> str:
     return next((t.columns[column] for t in TABLES.values() if column in t.columns), "")
 
 
-def _weights(weights: pd.DataFrame, city: str, index_id: str, period: str) -> dict[tuple[str, str], float]:
-    mine = weights[(weights["city"] == city) & (weights["index_id"] == index_id) & (weights["period"] == period)]
+def _weights(weights: pd.DataFrame, city: str, index_id: str, period: str,
+             basis: str) -> dict[tuple[str, str], float]:
+    mine = weights[(weights["city"] == city) & (weights["index_id"] == index_id) & (weights["period"] == period)
+                   & (weights["basis"].fillna("full") == basis)]
     return {(n, c): round(float(w), 9) for n, c, w in zip(mine["node_id"], mine["child_id"], mine["weight"],
                                                           strict=True)}
 

@@ -633,11 +633,12 @@ def read_marts_index_scores(con, city: City, partition: str) -> pd.DataFrame:
         SELECT s.*, z.is_smallest,
                s.rank IS DISTINCT FROM (CASE WHEN s.score IS NOT NULL THEN
                    rank() OVER (PARTITION BY s.level, s.node_id ORDER BY s.score DESC NULLS LAST) END) AS rank_mismatch,
-               w.weight_sum
+               -- a node scored nowhere in the period used none of its children's weights (all 0): nothing to sum
+               CASE WHEN w.weight_sum = 0 AND s.score IS NULL THEN NULL ELSE w.weight_sum END AS weight_sum
         FROM marts.index_scores s
         JOIN (SELECT area_id, depth = 0 AS is_smallest FROM marts.areas WHERE city = ?) z USING (area_id)
         LEFT JOIN (SELECT node_id, sum(weight) AS weight_sum FROM marts.index_weights WHERE city = ? AND period = ?
-                   GROUP BY node_id) w USING (node_id)
+                   AND coalesce(basis, 'full') = 'full' GROUP BY node_id) w USING (node_id)
         WHERE s.city = ? AND s.period = ? ORDER BY s.level, s.node_id, s.area_id""",
         [city.name, city.name, partition, city.name, partition])
 
@@ -673,8 +674,8 @@ def read_marts_coverage(con, city: City, partition: str) -> pd.DataFrame:
     withheld, not absent); a node, when its score is NULL and none of its indicators was suppressed there. A node
     is expected when one of its indicators is; an item the marts do not hold at all lacks every area.
     """
-    weights = read_frame(con, "SELECT node_id, child_id FROM marts.index_weights WHERE city = ? AND period = ?",
-                     [city.name, partition])
+    weights = read_frame(con, "SELECT node_id, child_id FROM marts.index_weights WHERE city = ? AND period = ? "
+                              "AND coalesce(basis, 'full') = 'full'", [city.name, partition])
     sources = dict(con.execute("SELECT indicator_id, coalesce(source, 'census') FROM marts.indicator_catalogue "
                                "WHERE city = ?", [city.name]).fetchall())
     smallest = _scalar(con, "SELECT count(*) FROM marts.areas WHERE city = ? AND depth = 0", [city.name]) or 0

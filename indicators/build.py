@@ -15,6 +15,7 @@ from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
 from indicators.catalogue import dimension_table, load_catalogue, load_relations
+from indicators.comparable import period_weights
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
@@ -207,17 +208,6 @@ def _areas_with_population(areas: pd.DataFrame, pop: pd.DataFrame, rules: disclo
     return out[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
 
 
-def index_weights(spec) -> pd.DataFrame:
-    """Every node's children with the weight the engine gives them (declared or equal, rescaled to sum to 1;
-    `scale_factor` is what a node with `rescale: false` multiplies its weighted mean by)."""
-    rows = []
-    for node_id in spec.node_order():
-        children = spec.nodes[node_id]["children"]
-        rows += [{"node_id": node_id, "child_id": child, "weight": weight, "scale_factor": spec.weight_total(node_id)}
-                 for child, weight in zip(children, spec.weights(node_id), strict=True)]
-    return pd.DataFrame(rows)
-
-
 def rank_bands(wide: pd.DataFrame, spec, settings: dict) -> pd.DataFrame:
     """Each area's nominal, median, 5th and 95th percentile rank over the spec's `uncertainty:` alternatives."""
     from indicators.sensitivity import run_sensitivity
@@ -298,7 +288,7 @@ def _score_vintage(con, city: City, spec, vintage: str) -> int:
     scores = scores.sort_values(["level", "node_id", "area_id"]).reset_index(drop=True)
     key = {"city": city.name, "index_id": spec.id, "period": vintage}
     warehouse.replace_partition(con, "marts.index_scores", scores, key)
-    warehouse.replace_partition(con, "marts.index_weights", index_weights(spec), key)
+    warehouse.replace_partition(con, "marts.index_weights", period_weights(spec, scores, values), key)
     if not bands.empty:
         warehouse.replace_partition(con, "marts.index_uncertainty", bands.assign(index_id=spec.id), key)
     run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION,

@@ -43,8 +43,8 @@ import pandas as pd
 
 from bienestar import warehouse
 from cities import City
-from indicators.build import index_weights
 from indicators.catalogue import dimension_table, load_catalogue
+from indicators.comparable import period_weights
 from indicators.engine import ENGINE_VERSION, IndexSpec, compute_index, load_spec
 from privacy import disclosure
 from sources.census_tables import census_section
@@ -253,7 +253,6 @@ def build_table_marts(city: City) -> dict:
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
         warehouse.replace_partition(con, "marts.dimensions", dimension_table(dimensions, set(spec.nodes)), key)
         counts: dict[str, dict[str, int]] = {"indicator_values": {}, "index_scores": {}, "outside_goalposts": {}}
-        weights = index_weights(spec)
         run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION, "spec_yaml": spec_yaml}])
         for period in periods:
             values = indicator_values(areas, staged, catalogue, period)
@@ -265,7 +264,7 @@ def build_table_marts(city: City) -> dict:
             warehouse.replace_partition(con, "marts.indicator_values", values, {**key, "period": period})
             index_key = {**key, "index_id": spec.id, "period": period}
             warehouse.replace_partition(con, "marts.index_scores", scores, index_key)
-            warehouse.replace_partition(con, "marts.index_weights", weights, index_key)
+            warehouse.replace_partition(con, "marts.index_weights", period_weights(spec, scores, values), index_key)
             warehouse.replace_partition(con, "marts.index_runs", run, index_key)
             if weight_period(staged, period) == period:  # the period's own population, when its tables have one
                 by_period = area_table(areas, base_population(staged, period))[["area_id", "population"]]

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from bienestar import warehouse
+from bienestar.contract import change_basis_name
+from bienestar.warehouse import read_frame
 from cities import City, CityConfigError
 
 INDEX_CHANGE_COLUMNS = ["index_id", "area_id", "level", "node_id", "period_from", "period_to", "score_from",
@@ -108,30 +110,57 @@ def change_periods(city: City) -> list[tuple[str, str]]:
 
 
 def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str, int]:
-    """marts.index_change and marts.indicator_change of the city between two periods already in the marts.
+    """marts.index_change (on the two periods' common basis: indicators/comparable.py) and
+    marts.indicator_change of the city between two periods already in the marts, and the weights of that basis
+    in marts.index_weights (`basis` = `change <from>-<to>`).
 
     Each table's partition (city, period_from, period_to) is replaced, so a rerun gives the same rows.
     """
+    from indicators.comparable import comparable_scores, used_weights
+    from indicators.engine import load_spec
+
     period_from, period_to = str(period_from), str(period_to)
+    spec = load_spec(city.index_spec_path)
+    # the index is scored from the exact values (staging; marts hold them under disclosure control) where the
+    # city has microdata; a city of published tables scores its published rates
+    scored_from = "marts.indicator_values" if city.census_tables else "staging.indicator_values"
     with warehouse.session(city) as con:
         frames = {}
-        for table, columns in (("index_scores", "index_id, area_id, level, period, node_id, score, rank"),
-                               ("indicator_values", "area_id, level, indicator_id, period, value")):
+        for table, columns in ((scored_from, "area_id, level, indicator_id, period, value"),
+                               ("marts.indicator_values", "area_id, level, indicator_id, period, value")):
             for period in (period_from, period_to):
                 frame = pd.DataFrame()
-                if warehouse.table_exists(con, f"marts.{table}"):
-                    frame = con.execute(f"SELECT {columns} FROM marts.{table} WHERE city = ? AND period = ?",
-                                        [city.name, period]).df()
+                if warehouse.table_exists(con, table):
+                    frame = read_frame(con, f"SELECT {columns} FROM {table} WHERE city = ? AND period = ?",
+                                       [city.name, period])
                 if frame.empty:
-                    raise RuntimeError(f"no marts.{table} for {city.name!r} {period}: build that period's marts "
-                                       "first")
+                    raise RuntimeError(f"no {table} for {city.name!r} {period}: build that period's marts first")
                 frames[table, period] = frame
         units = dict(con.execute("SELECT indicator_id, unit FROM marts.indicator_catalogue WHERE city = ?",
                                  [city.name]).fetchall())
-        scores = index_change(frames["index_scores", period_from], frames["index_scores", period_to])
-        values = indicator_change(frames["indicator_values", period_from], frames["indicator_values", period_to],
-                                  units)
+        start, end, basis = comparable_scores(spec, wide_by_level(frames[scored_from, period_from], spec.unit),
+                                              wide_by_level(frames[scored_from, period_to], spec.unit))
+        scores = index_change(start.assign(index_id=spec.id, period=period_from),
+                              end.assign(index_id=spec.id, period=period_to))
+        values = indicator_change(frames["marts.indicator_values", period_from],
+                                  frames["marts.indicator_values", period_to], units)
         key = {"city": city.name, "period_from": period_from, "period_to": period_to}
         warehouse.replace_partition(con, "marts.index_change", scores, key)
         warehouse.replace_partition(con, "marts.indicator_change", values, key)
+        weights = used_weights(basis.spec, set(basis.spec.nodes) | set(basis.spec.indicator_ids))
+        for period in (period_from, period_to):
+            warehouse.replace_partition(con, "marts.index_weights", weights, {
+                "city": city.name, "index_id": spec.id, "period": period,
+                "basis": change_basis_name(period_from, period_to)})
     return {"index_change": len(scores), "indicator_change": len(values)}
+
+
+def wide_by_level(values: pd.DataFrame, unit: str = "area_id") -> dict[str, pd.DataFrame]:
+    """Long indicator values (area_id, level, indicator_id, value) as one wide frame per level: a row per area,
+    a column per indicator, as the index engine reads them."""
+    wides = {}
+    for level, group in values.groupby("level", sort=False):
+        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
+        wide.columns.name = None
+        wides[level] = wide.rename(columns={"area_id": unit})
+    return wides

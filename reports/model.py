@@ -252,10 +252,17 @@ def change_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
         "period_from": period_from,
         "intro": words["change_intro"].format(words.level(snap.map_level, lower=True)),
         "note": words["comparable"] if comparable else words["not_comparable"].format(
-            structural_difference(snap, words) or (snap.comparable or (True, ""))[1]),
+            structural_difference(snap, words) or (snap.comparable or (True, ""))[1], common_basis(snap, words)),
         "comparable": comparable,
         "tables": tables,
     }
+
+
+def common_basis(snap: Snapshot, words: Words) -> str:
+    """The dimensions the change is computed on (marts.index_weights, basis `change <from>-<to>`), by name."""
+    if snap.change_nodes is None:
+        return "—"
+    return ", ".join(words.dimension(d.dimension_id) for d in snap.dimensions if d.dimension_id in snap.change_nodes)
 
 
 def structural_difference(snap: Snapshot, words: Words) -> str:

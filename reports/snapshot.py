@@ -121,6 +121,7 @@ class Snapshot:
     periods: list[str] = field(default_factory=list)  # every period of the index, oldest first
     changes: list[Change] = field(default_factory=list)  # from the previous period to this one
     comparable: tuple[bool, str] | None = None  # change_basis of that pair: comparable, why not
+    change_nodes: set[str] | None = None  # the nodes and indicators of the change's common basis (None: before it)
     scored_nodes: dict[str, set[str]] = field(default_factory=dict)  # period -> nodes with a score (this, previous)
     weights_from: list[tuple[str, str, float]] = field(default_factory=list)  # the previous period's weights
     weights: list[tuple[str, str, float]] = field(default_factory=list)  # (node, child, weight) this period
@@ -239,10 +240,13 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
         if "levels" in tables:
             snap.level_names = {lv: (es, en) for lv, es, en in con.execute(
                 f"SELECT level, name_es, name_en FROM marts.levels WHERE {where}", params).fetchall()}
+        own = ""  # a period's own weights (since schema 4 index_weights also holds the change's common basis)
+        if "index_weights" in tables and "basis" in _columns(con, "index_weights"):
+            own = "AND coalesce(basis, 'full') = 'full'"
         if "index_weights" in tables:
             snap.weights = [tuple(r) for r in con.execute(
                 f"SELECT node_id, child_id, weight FROM marts.index_weights WHERE index_id = ? AND period = ? "
-                f"AND {where} ORDER BY node_id, child_id", [index_id, period, *params]).fetchall()]
+                f"{own} AND {where} ORDER BY node_id, child_id", [index_id, period, *params]).fetchall()]
         if "index_runs" in tables:
             rows = con.execute(f"SELECT spec_yaml FROM marts.index_runs WHERE index_id = ? AND period = ? "
                                f"AND {where}", [index_id, period, *params]).fetchall()
@@ -264,7 +268,14 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
             if "index_weights" in tables:
                 snap.weights_from = [tuple(r) for r in con.execute(
                     f"SELECT node_id, child_id, weight FROM marts.index_weights WHERE index_id = ? AND period = ? "
-                    f"AND {where} ORDER BY node_id, child_id", [index_id, earlier[-1], *params]).fetchall()]
+                    f"{own} AND {where} ORDER BY node_id, child_id", [index_id, earlier[-1], *params]).fetchall()]
+                if own:
+                    from bienestar.contract import change_basis_name
+
+                    snap.change_nodes = {r[0] for r in con.execute(
+                        f"SELECT child_id FROM marts.index_weights WHERE index_id = ? AND period = ? AND basis = ? "
+                        f"AND {where}", [index_id, period, change_basis_name(earlier[-1], period),
+                                         *params]).fetchall()}
             if "change_basis" in tables:
                 rows = con.execute(f"SELECT comparable, why FROM marts.change_basis WHERE index_id = ? AND "
                                    f"period_from = ? AND period_to = ? AND {where}",

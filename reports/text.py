@@ -76,14 +76,16 @@ TEXT: dict[str, dict[str, str]] = {
         "change": "Cambio entre {} y {}",
         "change_intro": "Cambio del puntaje compuesto por {}. Un cambio de rango es real cuando las bandas de rango "
                         "de ambos años no se solapan (marcado ✓).",
-        "not_comparable": "Atención: los índices de ambos años no tienen la misma estructura ({}). El cambio del "
-                          "puntaje compuesto mezcla mejoras reales con el cambio de método; compare las dimensiones "
-                          "presentes en ambos años.",
+        "not_comparable": "Atención: los índices de ambos años no tienen la misma estructura ({}). Por eso el "
+                          "cambio se calcula con el índice rehecho para ambos años sobre lo que ambos miden, con las "
+                          "mismas metas: {}. Los puntajes de cada año en las otras secciones usan el índice completo "
+                          "de ese año.",
         "why_missing": "{} sin puntaje en {}",
         "why_weights": "pesos distintos",
-        "comparable": "Los índices de ambos años tienen la misma estructura (mismas dimensiones y pesos).",
-        "score_from": "Puntaje {}",
-        "score_to": "Puntaje {}",
+        "comparable": "Los índices de ambos años tienen la misma estructura (mismas dimensiones y pesos); el "
+                      "cambio se calcula con las mismas metas en ambos años.",
+        "score_from": "Puntaje {} (base común)",
+        "score_to": "Puntaje {} (base común)",
         "change_col": "Cambio",
         "rank_change": "Rango {} → {}",
         "beyond": "Fuera de la incertidumbre",
@@ -210,14 +212,15 @@ TEXT: dict[str, dict[str, str]] = {
         "change": "Change between {} and {}",
         "change_intro": "Change of the composite score by {}. A rank change is real when the rank bands of both "
                         "years do not overlap (marked ✓).",
-        "not_comparable": "Note: the two years' indices do not have the same structure ({}). The composite's change "
-                          "mixes real progress with the change of method; compare the dimensions present in both "
-                          "years.",
+        "not_comparable": "Note: the two years' indices do not have the same structure ({}). The change is "
+                          "therefore computed on the index rebuilt for both years on what both measure, with the "
+                          "same goalposts: {}. Each year's scores in the other sections use that year's full index.",
         "why_missing": "{} not scored in {}",
         "why_weights": "different weights",
-        "comparable": "Both years' indices have the same structure (same dimensions and weights).",
-        "score_from": "Score {}",
-        "score_to": "Score {}",
+        "comparable": "Both years' indices have the same structure (same dimensions and weights); the change "
+                      "uses the same goalposts in both years.",
+        "score_from": "Score {} (common basis)",
+        "score_to": "Score {} (common basis)",
         "change_col": "Change",
         "rank_change": "Rank {} → {}",
         "beyond": "Beyond uncertainty",

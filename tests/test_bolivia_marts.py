@@ -286,9 +286,11 @@ def test_runs_record_the_spec_of_each_census(built):
     assert runs["period"].tolist() == list(PERIODS)
     assert (runs["spec_yaml"] == CITY.index_spec_path.read_text(encoding="utf-8")).all()
     assert (runs["spec_sha256"] == load_spec(CITY.index_spec_path).sha256()).all()
-    weights = read(home, "SELECT period, node_id, sum(weight) AS total FROM marts.index_weights WHERE city = ? "
-                   "GROUP BY ALL", [CITY.name])
-    assert len(weights) == 2 * 5 and weights["total"].round(12).eq(1).all()
+    weights = read(home, "SELECT period, basis, node_id, sum(weight) AS total FROM marts.index_weights "
+                   "WHERE city = ? GROUP BY ALL", [CITY.name])
+    assert weights["total"].round(12).eq(1).all()
+    # each census's own weights, and the 2012-2024 change's common basis recorded for both years
+    assert weights.groupby("basis").size().to_dict() == {"full": 2 * 5, "change 2012-2024": 2 * 5}
 
 
 def test_the_marts_pass_their_quality_gates(built, monkeypatch):

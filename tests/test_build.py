@@ -92,7 +92,12 @@ def test_every_score_counts_the_withheld_figures_it_rests_on(built):
 def test_weights_and_the_spec_behind_the_scores_are_recorded(built):
     _, tables = built
     weights = tables["index_weights"]
-    assert weights.groupby(["period", "node_id"])["weight"].sum().to_numpy() == pytest.approx(1.0)
+    for basis, group in weights.groupby("basis"):  # each period's own weights, and the change's common basis
+        assert group.groupby(["period", "node_id"])["weight"].sum().to_numpy() == pytest.approx(1.0), basis
+    assert set(weights["basis"]) == {"full", "change 2012-2024"}
+    # every planted indicator has values in both years: the basis is the whole spec, as declared
+    own = weights[weights["basis"] == "full"]
+    assert (own["weight"] == own["declared_weight"]).all()
     assert set(tables["index_runs"]["spec_sha256"]) == {SPEC.sha256()}
 
 

@@ -87,11 +87,34 @@ def test_two_frames_of_one_period_or_a_mixed_frame_are_refused():
         indicator_change(pd.concat([VALUES_2012, VALUES_2024]), VALUES_2024)
 
 
+TINY_SPEC = """
+id: wellbeing
+unit: area_id
+indicators:
+  - {id: no_water, direction: -1, normalise: {method: goalposts, min: 0, max: 1}}
+  - {id: visits, direction: 1, normalise: {method: minmax}}
+nodes:
+  - {id: services, children: [no_water]}
+  - {id: health, children: [visits]}
+  - {id: wellbeing, children: [services, health]}
+missing: {min_share: 0.5, impute: none}
+"""
+
+
 def tiny_city(tmp_path) -> City:
-    return City(name="tiny", folder=tmp_path, config={"changes": [{"period_from": "2012", "period_to": 2024}]})
+    (tmp_path / "spec.yaml").write_text(TINY_SPEC)
+    return City(name="tiny", folder=tmp_path, config={"changes": [{"period_from": "2012", "period_to": 2024}],
+                                                      "index": "spec.yaml", "census": {}})
 
 
 def test_build_change_marts_writes_and_replaces_its_partition(tmp_path, monkeypatch):
+    """The index change on the common basis, by hand. services = (1 - no_water) x 100; health = visits on the
+    goalposts of both periods together (4 to 12.5): (visits - 4) / 8.5 x 100; the index is their mean, or the one
+    present (min_share 0.5).
+    A: 2012 (60 + 100) / 2 = 80; 2024 (75 + 70.588235) / 2 = 72.794118: -7.205882, rank 1 -> 1.
+    B: 2012 (90 + 47.058824) / 2 = 68.529412; 2024 (88 + 47.058824) / 2 = 67.529412: -1 exactly, rank 2 -> 2.
+    C: 2012 0 (health alone: no_water not measured); 2024 (70 + 29.411765) / 2 = 49.705882, rank 3 -> 3.
+    Each period's own minmax would have put visits on 0..100 in both years (A 100 -> 100)."""
     monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
     city = tiny_city(tmp_path)
     assert change_periods(city) == [("2012", "2024")]
@@ -102,27 +125,36 @@ def test_build_change_marts_writes_and_replaces_its_partition(tmp_path, monkeypa
             period = frame["period"].iloc[0]
             warehouse.replace_partition(con, "marts.indicator_values", frame.assign(moe_low=np.nan, moe_high=np.nan),
                                         {"city": "tiny", "period": period})
-        for frame in (SCORES_2012, SCORES_2024):
-            warehouse.replace_partition(con, "marts.index_scores", frame,
-                                        {"city": "tiny", "index_id": "wellbeing", "period": frame["period"].iloc[0]})
+            warehouse.replace_partition(con, "staging.indicator_values", frame[["area_id", "level", "indicator_id",
+                                                                                "value"]],
+                                        {"city": "tiny", "period": period})
         warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, {"city": "tiny"})
     counts = build_change_marts(city, "2012", "2024")
-    assert counts == {"index_change": 6, "indicator_change": 6}
+    assert counts == {"index_change": 9, "indicator_change": 6}  # 3 areas x (index, services, health)
     again = build_change_marts(city, "2012", "2024")  # a rerun replaces, never duplicates
     assert again == counts
     with duckdb.connect(str(tmp_path / "warehouse" / "tiny.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT area_id, change_pp FROM marts.indicator_change WHERE city = 'tiny' AND "
                            "indicator_id = 'no_water' ORDER BY area_id").fetchall()
-        root = con.execute("SELECT area_id, score_change, rank_change FROM marts.index_change WHERE city = 'tiny' "
-                           "AND node_id = 'wellbeing' ORDER BY area_id").fetchall()
-        assert con.execute("SELECT count(*) FROM marts.index_change").fetchone()[0] == 6
+        root = con.execute("SELECT area_id, score_from, score_to, score_change, rank_change FROM marts.index_change "
+                           "WHERE city = 'tiny' AND node_id = 'wellbeing' ORDER BY area_id").fetchall()
+        weights = con.execute("SELECT period, node_id, child_id, weight FROM marts.index_weights WHERE city = "
+                              "'tiny' ORDER BY ALL").fetchall()
+        assert con.execute("SELECT count(*) FROM marts.index_change").fetchone()[0] == 9
     assert rows == [("A", -15.0), ("B", 2.0), ("C", None)]
-    assert root == [("A", 30.0, 1), ("B", 5.0, -1), ("C", 10.0, 0)]
+    expected = [("A", 80.0, 72.794118, -7.205882, 0), ("B", 68.529412, 67.529412, -1.0, 0),
+                ("C", 0.0, 49.705882, 49.705882, 0)]
+    for got, want in zip(root, expected, strict=True):
+        assert got[0] == want[0] and got[1:4] == pytest.approx(want[1:4], abs=1e-6) and got[4] == want[4]
+    # the basis is the whole spec here (both indicators measured in both years), recorded for both periods
+    assert weights == [(p, n, c, w) for p in ("2012", "2024") for n, c, w in
+                       (("health", "visits", 1.0), ("services", "no_water", 1.0), ("wellbeing", "health", 0.5),
+                        ("wellbeing", "services", 0.5))]
 
 
 def test_build_change_marts_needs_both_periods(tmp_path, monkeypatch):
     monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
-    with pytest.raises(RuntimeError, match="no marts.index_scores for 'tiny' 2012"):
+    with pytest.raises(RuntimeError, match="no staging.indicator_values for 'tiny' 2012"):
         build_change_marts(tiny_city(tmp_path), "2012", "2024")
 
 

@@ -39,7 +39,7 @@ TYPES = {  # docs/marts.md
     "indicator_values": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DATE DATE DOUBLE DOUBLE DOUBLE BOOLEAN VARCHAR "
                         "VARCHAR DOUBLE DOUBLE",
     "index_scores": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DOUBLE BIGINT BIGINT BIGINT",
-    "index_weights": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DOUBLE DOUBLE",
+    "index_weights": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DOUBLE DOUBLE DOUBLE VARCHAR",
     "index_uncertainty": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR BIGINT DOUBLE DOUBLE DOUBLE",
     "publication": "VARCHAR TIMESTAMP VARCHAR VARCHAR VARCHAR BIGINT VARCHAR",
     "sources": "VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR BIGINT TIMESTAMP",
@@ -107,7 +107,8 @@ ROWS = {
         (CITY, "Z3", "zona", "wb", "2012", "wb", None, None, None, 0),
         ("otra", "X1", "zona", "wb", "2024", "wb", 42.0, 1, 1, 0),
     ],
-    "index_weights": [(CITY, "wb", p, "wb", d, 0.5, 1.0) for p in ("2012", "2024") for d in ("housing", "services")],
+    "index_weights": [(CITY, "wb", p, "wb", d, 0.5, 1.0, 0.5, "full") for p in ("2012", "2024")
+                      for d in ("housing", "services")],
     # Z1: band 1.0..1.6 -> ranks 1..2, quintile 1 or 2 of 2 quantiles over 2 ranked zones; Z2: 2..2, quantile 2 only
     "index_uncertainty": [(CITY, "Z1", "zona", "wb", "2024", 1, 1.0, 1.0, 1.6),
                           (CITY, "Z2", "zona", "wb", "2024", 2, 2.0, 2.0, 2.0)],

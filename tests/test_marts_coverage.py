@@ -24,7 +24,7 @@ def build_marts(c: City, *, pm25_missing=0, pm25_suppressed=0, env_unscored=0, p
     catalogue = pd.DataFrame({"indicator_id": ["crowding", "pm25_mean"], "source": ["census", "sensors"]})
     weights = pd.DataFrame({"node_id": ["housing", "environment", "wellbeing", "wellbeing"],
                             "child_id": ["crowding", "pm25_mean", "housing", "environment"],
-                            "weight": [1.0, 1.0, 0.5, 0.5]})
+                            "weight": [1.0, 1.0, 0.5, 0.5], "basis": "full"})
     values = []
     for i, zone in enumerate([*ZONES, "D1"]):
         values.append({"area_id": zone, "indicator_id": "crowding", "value": 0.1, "suppressed": False})

@@ -147,6 +147,15 @@ def _weights() -> list[dict]:
                  dict(key, node_id="services", child_id="school_attendance", weight=0.5)]
         if "environment" in dims:
             rows.append(dict(key, node_id="environment", child_id="pm25", weight=1.0))
+    rows = [dict(row, basis="full") for row in rows]
+    # the 2023-2024 change's common basis: housing and services (environment has no 2023 values)
+    for period in ("2023", "2024"):
+        key = dict(index_id="wellbeing", period=period, scale_factor=1.0, basis="change 2023-2024")
+        rows += [dict(key, node_id="wellbeing", child_id="housing", weight=0.5),
+                 dict(key, node_id="wellbeing", child_id="services", weight=0.5),
+                 dict(key, node_id="housing", child_id="overcrowding", weight=1.0),
+                 dict(key, node_id="services", child_id="piped_water", weight=0.5),
+                 dict(key, node_id="services", child_id="school_attendance", weight=0.5)]
     return rows
 
 
@@ -326,6 +335,9 @@ def test_change_tables_by_level_largest_rise_first(html):
     assert re.findall(r'data-area="(Z\d+)"', table) == ["Z006", "Z003", "Z001", "Z004", "Z002", "Z005"]
     assert _cells(_row(table, "Z004")) == ["Obrajes", "40,0", "40,0", "0,0", "3 → 4", "3", "3–5", ""]
     assert _cells(_row(table, "Z002"))[3] == "−37,7" and _cells(_row(table, "Z002"))[-1] == "✓"
+    # the two years' indices differ: the change is on what both measure, named from its weights
+    assert "sobre lo que ambos miden, con las mismas metas: Vivienda, Servicios." in change
+    assert "Puntaje 2023 (base común)" in change
 
 
 def test_indicators_as_percentages_poverty_apart_and_suppression_explained(html):

@@ -85,14 +85,25 @@ def test_change_basis_names_a_dimension_scored_in_one_period_only_and_changed_we
     con.execute("CREATE TABLE marts.index_scores AS SELECT * FROM (VALUES ('c', 'wb', '2012', 'wb', 50.0),"
                 " ('c', 'wb', '2012', 'env', NULL), ('c', 'wb', '2024', 'wb', 60.0), ('c', 'wb', '2024', 'env', 70.0))"
                 " t(city, index_id, period, node_id, score)")
-    con.execute("CREATE TABLE marts.index_weights AS SELECT * FROM (VALUES ('c', 'wb', '2012', 'wb', 'env', 0.5),"
-                " ('c', 'wb', '2024', 'wb', 'env', 0.5)) t(city, index_id, period, node_id, child_id, weight)")
+    con.execute("CREATE TABLE marts.index_weights AS SELECT * FROM (VALUES "
+                "('c', 'wb', '2012', 'wb', 'env', 0.5, 'full'), ('c', 'wb', '2024', 'wb', 'env', 0.5, 'full'),"
+                "('c', 'wb', '2012', 'wb', 'home', 0.5, 'full'), ('c', 'wb', '2024', 'wb', 'home', 0.5, 'full'),"
+                "('c', 'wb', '2012', 'env', 'pm25', 1.0, 'full'), ('c', 'wb', '2024', 'env', 'pm25', 1.0, 'full'),"
+                "('c', 'wb', '2012', 'home', 'rooms', 0.5, 'full'), ('c', 'wb', '2024', 'home', 'rooms', 0.5, 'full'),"
+                "('c', 'wb', '2012', 'home', 'water', 0.5, 'full'), ('c', 'wb', '2024', 'home', 'water', 0.5, 'full'),"
+                "('c', 'wb', '2024', 'wb', 'home', 1.0, 'change 2012-2024'),"
+                "('c', 'wb', '2024', 'home', 'rooms', 1.0, 'change 2012-2024')"
+                ") t(city, index_id, period, node_id, child_id, weight, basis)")
     [row] = change_basis(con).to_dict("records")
     assert not row["comparable"] and row["why"] == "scored in 2024 but not in 2012: env"
+    assert row["basis"] == ("the index rebuilt on what both periods measure, with the same goalposts in both; "
+                            "left out of both: nodes env; indicators pm25, water")
     con.execute("UPDATE marts.index_scores SET score = 40.0 WHERE node_id = 'env'")
-    con.execute("UPDATE marts.index_weights SET weight = 0.6 WHERE period = '2024'")
+    con.execute("UPDATE marts.index_weights SET weight = 0.6 WHERE period = '2024' AND child_id = 'env'")
     [row] = change_basis(con).to_dict("records")
     assert not row["comparable"] and row["why"] == "weights differ: wb -> env"
-    con.execute("UPDATE marts.index_weights SET weight = 0.5")
+    con.execute("UPDATE marts.index_weights SET weight = 0.5 WHERE child_id = 'env'")
     [row] = change_basis(con).to_dict("records")
     assert row["comparable"] and row["why"] is None
+    con.execute("DELETE FROM marts.index_weights WHERE basis <> 'full'")  # a change built before the basis
+    assert change_basis(con)["basis"].tolist() == ["the difference of the two periods' own scores"]
