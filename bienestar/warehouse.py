@@ -177,29 +177,41 @@ def _where(keys: Mapping[str, object]) -> tuple[str, list[object]]:
 
 
 def replace_partition(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Mapping[str, object]
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Mapping[str, object],
+    constants: Mapping[str, object] | None = None,
 ) -> int:
     """Replace the rows of `table` matching `keys` with `frame`, in one transaction.
 
     The table is created from the frame's columns on first write; columns new in the frame are added. Columns of
-    `keys` missing from the frame are added with the key's value, so callers cannot forget them.
+    `keys` missing from the frame are added (first) with the key's value, so callers cannot forget them;
+    `constants` (lineage: one value for every row) are added last. Both are added in SQL, never as pandas
+    columns, and the frame is not copied.
     """
-    frame = _with_keys(frame, keys)
     con.register("_partition", frame)
     try:
-        _replace_rows(con, table, "_partition", keys, [])
+        source, params = _with_constants("_partition", frame.columns, keys, constants or {})
+        _replace_rows(con, table, source, keys, params)
     finally:
         con.unregister("_partition")
     return len(frame)
 
 
-def _with_keys(frame: pd.DataFrame, keys: Mapping[str, object]) -> pd.DataFrame:
-    """A copy of `frame` with the columns of `keys` it lacks, holding the key's value."""
-    frame = frame.copy()
-    for column, value in keys.items():
-        if column not in frame.columns:
-            frame.insert(0, column, value)
-    return frame
+def _with_constants(relation: str, columns, keys: Mapping[str, object],
+                    constants: Mapping[str, object]) -> tuple[str, list]:
+    """`relation` with the `keys` it lacks in front (in the order pandas' insert(0, ...) of each gave) and the
+    `constants` at the end, as a parenthesised query and its parameters."""
+    first = [k for k in reversed(list(keys)) if k not in columns and k not in constants]
+    if not first and not constants:
+        return relation, []
+
+    def value(name: str, given: object) -> str:
+        kind = "BIGINT" if isinstance(given, int) and not isinstance(given, bool) else "VARCHAR"
+        return f'CAST(? AS {kind}) AS "{name}"' if given is not None else f'CAST(NULL AS VARCHAR) AS "{name}"'
+
+    items = [*((k, keys[k]) for k in first), *(("*", None),), *constants.items()]
+    select = ", ".join("*" if name == "*" else value(name, given) for name, given in items)
+    params = [given for name, given in items if name != "*" and given is not None]
+    return f"(SELECT {select} FROM {relation})", params
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, source: str, keys: Mapping[str, object],
@@ -228,15 +240,15 @@ def replace_partition_in_chunks(con: duckdb.DuckDBPyConnection, table: str, fram
     written, created = 0, False
     con.execute("DROP TABLE IF EXISTS temp._chunks")
     try:
-        for chunk in frames:
-            frame = _with_keys(chunk, keys)
+        for frame in frames:
             con.register("_chunk", frame)
             try:
+                source, params = _with_constants("_chunk", frame.columns, keys, {})
                 if not created:
-                    con.execute("CREATE TEMP TABLE _chunks AS SELECT * FROM _chunk")
+                    con.execute(f"CREATE TEMP TABLE _chunks AS SELECT * FROM {source}", params)
                     created = True
                 else:
-                    con.execute("INSERT INTO temp._chunks BY NAME SELECT * FROM _chunk")
+                    con.execute(f"INSERT INTO temp._chunks BY NAME SELECT * FROM {source}", params)
             finally:
                 con.unregister("_chunk")
             written += len(frame)

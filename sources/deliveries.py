@@ -50,19 +50,22 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
         for part in ("households", "persons"):
             spec = census[part]
             relative = city.census_file(part, vintage)
-            frame = prepare_delivery(
+            delivery = prepare_delivery(
                 landing / relative, relative=relative, source=f"census/{part}", loaded_for=vintage,
                 required=spec["required"], drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
-                keep=spec.get("keep") or (),
+                keep=spec.get("keep") or (), split_lineage=True,
             )
+            frame = delivery.frame
             if spec.get("generalise_location"):
                 if areas is None:
-                    boundaries = con.execute("SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row",
-                                             [city.name]).df()
+                    boundaries = warehouse.read_frame(con, "SELECT * FROM raw.boundaries WHERE city = ? "
+                                                           "ORDER BY _row", [city.name])
                     areas = areas_from_boundaries(city, boundaries)
                 frame = generalise_location(frame, spec["generalise_location"], areas)
             partition = {"city": city.name, "_source": f"census/{part}", "_loaded_for": vintage}
-            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame, partition)
+            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame, partition,
+                                                       constants=delivery.lineage)
+            del delivery, frame  # the persons file is read next: one census file in memory at a time
     return counts
 
 

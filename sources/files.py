@@ -39,6 +39,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -592,11 +593,13 @@ def prepare_delivery(
     read_options: Mapping[str, Any] | None = None,
     check: Callable[[pd.DataFrame, str], None] | None = None,
     keep: Collection[str] = (),
-) -> pd.DataFrame:
+    split_lineage: bool = False,
+) -> pd.DataFrame | Delivery:
     """One delivered file as it goes into raw: read, checked (columns, then the contract), only the declared
     columns kept (`required` and `keep`: an allow list; the names of the others go to the lineage column
-    `_undeclared_columns`, never their values), identifiers removed, lineage added. Raises before anything is
-    written, so a bad delivery loads nothing."""
+    `_undeclared_columns`, never their values), identifiers removed, lineage added (or, with `split_lineage`,
+    returned beside the frame as a `Delivery`). Raises before anything is written, so a bad delivery loads
+    nothing."""
     options = {k: v for k, v in (read_options or {}).items() if k in READ_OPTIONS and v is not None}
     frame = read_delivery(path, **options)
     if check is not None:  # first: a contract's message says more (types, units) than check_columns can
@@ -606,8 +609,19 @@ def prepare_delivery(
         raise ValueError("a pseudonymisation key is needed to load ids")
     frame, undeclared = keep_declared(frame, ["_row", *required, *keep, *(pseudonymise or [])])
     frame = strip_identifiers(frame, drop or [], pseudonymise or [], key or b"")
-    return frame.assign(_source=source, _delivery=relative, _sha256=file_sha256(path), _loaded_for=loaded_for,
-                        _undeclared_columns=",".join(undeclared))
+    lineage = {"_source": source, "_delivery": relative, "_sha256": file_sha256(path), "_loaded_for": loaded_for,
+               "_undeclared_columns": ",".join(undeclared)}
+    return Delivery(frame, lineage) if split_lineage else frame.assign(**lineage)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A prepared delivery with its lineage apart: the same value on every row, which `warehouse.replace_partition`
+    adds in SQL (`constants`) rather than as pandas columns (on a national census file, ~0.7 GB of repeated
+    text)."""
+
+    frame: pd.DataFrame
+    lineage: dict[str, str]
 
 
 def land(
@@ -632,9 +646,9 @@ def land(
     `read_options` are the contract's reader settings (format, encoding, delimiter, sheet, layer); `check` is
     called with the frame and the file name before anything is written (e.g. `sources.contracts.check_delivery`).
     """
-    frame = prepare_delivery(
+    delivery = prepare_delivery(
         landing / relative, relative=relative, source=source, loaded_for=loaded_for, required=required, drop=drop,
-        pseudonymise=pseudonymise, key=key, read_options=read_options, check=check,
+        pseudonymise=pseudonymise, key=key, read_options=read_options, check=check, split_lineage=True,
     )
     keys = {"city": city, "_source": source, **(partition or {})}
-    return warehouse.replace_partition(con, table, frame, keys)
+    return warehouse.replace_partition(con, table, delivery.frame, keys, constants=delivery.lineage)

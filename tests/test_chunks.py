@@ -159,3 +159,24 @@ def test_counting_in_groups_of_areas_gives_the_counts_of_one_pass(landed, monkey
     pd.testing.assert_frame_equal(whole[1], grouped[1])
     pd.testing.assert_frame_equal(whole[2], grouped[2])
     assert whole[1]["residents"].sum() == sum(sizes.values())
+
+
+def test_keys_and_lineage_are_added_in_sql_in_the_order_pandas_gave():
+    """Missing keys first (as each `frame.insert(0, ...)` put them), the frame's columns, the constants last; a key
+    that is also a constant is written once, at the end; the caller's frame is left as it was."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    frame = pd.DataFrame({"_row": [1, 2], "id": ["a", "b"]})
+    keys = {"city": "c", "_source": "census/persons", "year": 2024}
+    lineage = {"_source": "census/persons", "_sha256": "ab" * 32, "_undeclared_columns": None}
+    assert warehouse.replace_partition(con, "raw.t", frame, keys, constants=lineage) == 2
+    assert list(frame.columns) == ["_row", "id"]
+    described = con.execute("DESCRIBE raw.t").fetchall()
+    assert [(r[0], r[1]) for r in described] == [
+        ("year", "BIGINT"), ("city", "VARCHAR"), ("_row", "BIGINT"), ("id", "VARCHAR"), ("_source", "VARCHAR"),
+        ("_sha256", "VARCHAR"), ("_undeclared_columns", "VARCHAR")]
+    assert con.execute("SELECT * FROM raw.t ORDER BY _row").fetchall() == [
+        (2024, "c", 1, "a", "census/persons", "ab" * 32, None), (2024, "c", 2, "b", "census/persons", "ab" * 32, None)]
+    # a re-delivery of the partition replaces it, whatever its lineage
+    warehouse.replace_partition(con, "raw.t", frame.head(1), keys, constants={**lineage, "_sha256": "cd" * 32})
+    assert con.execute("SELECT id, _sha256 FROM raw.t").fetchall() == [("a", "cd" * 32)]
