@@ -299,7 +299,7 @@ def test_the_snapshot_keeps_the_published_contract_and_its_docs(pipeline_run):
 
 def test_lineage_lists_every_delivery_behind_the_snapshot(pipeline_run, city):
     publication = read("SELECT * FROM marts.publication")
-    assert len(publication) == 1 and publication["schema_version"].iloc[0] == 3  # bienestar.contract.SCHEMA_VERSION
+    assert len(publication) == 1 and publication["schema_version"].iloc[0] == 4  # bienestar.contract.SCHEMA_VERSION
     sources = read("SELECT source, period, count(*) AS files, sum(rows) AS rows FROM marts.sources GROUP BY ALL")
     by_source = sources.groupby("source")["files"].sum()
     assert by_source["census/households"] == 2 and by_source["census/persons"] == 2  # 2012 and 2024
