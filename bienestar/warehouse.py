@@ -218,25 +218,33 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, source: str, keys:
                   source_params: list) -> None:
     """In one transaction: create `table` from `source`'s columns if needed, add its new columns, delete the rows
     matching `keys` and insert `source`'s rows (`source` is a relation name or a parenthesised query)."""
-    clause, params = _where(keys)
     try:
         con.execute("BEGIN TRANSACTION")
-        if not table_exists(con, table):
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source} LIMIT 0", source_params)
-        _add_new_columns(con, table, source, source_params)
-        con.execute(f"DELETE FROM {table} WHERE {clause}", params)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}", source_params)
+        _insert_rows(con, table, source, source_params, delete=keys)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
 
 
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, source: str, source_params: list,
+                 delete: Mapping[str, object] | None = None) -> None:
+    """Inside the caller's transaction: create `table` from `source`'s columns if needed, add its new columns,
+    delete the rows matching `delete` (when given) and insert `source`'s rows."""
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source} LIMIT 0", source_params)
+    _add_new_columns(con, table, source, source_params)
+    if delete is not None:
+        clause, params = _where(delete)
+        con.execute(f"DELETE FROM {table} WHERE {clause}", params)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}", source_params)
+
+
 def replace_partition_in_chunks(con: duckdb.DuckDBPyConnection, table: str, frames: Iterable[pd.DataFrame],
                                 keys: Mapping[str, object], order_by: str) -> int:
     """Replace the rows of `table` matching `keys` with the rows of every frame, ordered by `order_by` as one frame
     sorted by it would be: the frames go into a temporary table (which DuckDB spills past its memory limit), then
-    into `table` in one transaction, so Python never holds more than one frame."""
+    into `table` in one transaction, so Python never holds more than one frame. Keys as `replace_partition`."""
     written, created = 0, False
     con.execute("DROP TABLE IF EXISTS temp._chunks")
     try:
@@ -259,6 +267,33 @@ def replace_partition_in_chunks(con: duckdb.DuckDBPyConnection, table: str, fram
             con.execute(f"DELETE FROM {table} WHERE {clause}", params)
     finally:
         con.execute("DROP TABLE IF EXISTS temp._chunks")
+    return written
+
+
+def replace_partition_in_order(con: duckdb.DuckDBPyConnection, table: str, frames: Iterable[pd.DataFrame],
+                               keys: Mapping[str, object], constants: Mapping[str, object] | None = None) -> int:
+    """Replace the rows of `table` matching `keys` with the rows of every frame, frames already in the order the
+    table keeps (a delivery in file order): each goes straight into `table`, all in one transaction, so Python
+    holds one frame and nothing changes when a frame fails. Keys and `constants` as `replace_partition`."""
+    written, deleted = 0, False
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for frame in frames:
+            con.register("_chunk", frame)
+            try:
+                source, params = _with_constants("_chunk", frame.columns, keys, constants or {})
+                _insert_rows(con, table, source, params, delete=None if deleted else keys)
+                deleted = True
+            finally:
+                con.unregister("_chunk")
+            written += len(frame)
+        if not deleted and table_exists(con, table):
+            clause, params = _where(keys)
+            con.execute(f"DELETE FROM {table} WHERE {clause}", params)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return written
 
 

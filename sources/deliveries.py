@@ -6,12 +6,14 @@ of a data interval), so a rerun never duplicates anything.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from bienestar import settings, warehouse
 from cities import City
 from sources import NotDeliveredYet
-from sources.files import land, prepare_delivery
+from sources.files import NotStreamable, land, prepare_delivery, stream_delivery
 from transforms.areas import areas_from_boundaries
 from transforms.boundaries import boundary_check
 from transforms.point_index import place_points_fast
@@ -32,6 +34,10 @@ def generalise_location(frame: pd.DataFrame, columns: list[str], areas: pd.DataF
     return frame.drop(columns=columns).assign(area_id=area, location=location)
 
 
+def _unchanged(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
 def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
     """Boundaries and the census (households, persons) of one census year (default: the latest) into raw."""
     vintage = vintage or city.vintage
@@ -50,22 +56,26 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
         for part in ("households", "persons"):
             spec = census[part]
             relative = city.census_file(part, vintage)
-            delivery = prepare_delivery(
-                landing / relative, relative=relative, source=f"census/{part}", loaded_for=vintage,
-                required=spec["required"], drop=spec.get("drop"), pseudonymise=spec.get("pseudonymise"), key=key,
-                keep=spec.get("keep") or (), split_lineage=True,
-            )
-            frame = delivery.frame
-            if spec.get("generalise_location"):
-                if areas is None:
-                    boundaries = warehouse.read_frame(con, "SELECT * FROM raw.boundaries WHERE city = ? "
-                                                           "ORDER BY _row", [city.name])
-                    areas = areas_from_boundaries(city, boundaries)
-                frame = generalise_location(frame, spec["generalise_location"], areas)
+            if spec.get("generalise_location") and areas is None:
+                boundaries = warehouse.read_frame(con, "SELECT * FROM raw.boundaries WHERE city = ? ORDER BY _row",
+                                                  [city.name])
+                areas = areas_from_boundaries(city, boundaries)
+            options = {"relative": relative, "source": f"census/{part}", "loaded_for": vintage,
+                       "required": spec["required"], "drop": spec.get("drop"),
+                       "pseudonymise": spec.get("pseudonymise"), "key": key, "keep": spec.get("keep") or ()}
             partition = {"city": city.name, "_source": f"census/{part}", "_loaded_for": vintage}
-            counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", frame, partition,
-                                                       constants=delivery.lineage)
-            del delivery, frame  # the persons file is read next: one census file in memory at a time
+            generalised = spec.get("generalise_location")
+            placed = partial(generalise_location, columns=generalised, areas=areas) if generalised else _unchanged
+
+            try:  # a chunk of the file at a time (settings.chunk_rows()): a national census is never whole
+                chunks, lineage = stream_delivery(landing / relative, chunk_rows=settings.chunk_rows(), **options)
+                counts[part] = warehouse.replace_partition_in_order(
+                    con, f"raw.census_{part}", (placed(chunk) for chunk in chunks), partition, constants=lineage)
+            except NotStreamable:  # not UTF-8 CSV, or a line only pandas reads: the whole file, its checks
+                delivery = prepare_delivery(landing / relative, split_lineage=True, **options)
+                counts[part] = warehouse.replace_partition(con, f"raw.census_{part}", placed(delivery.frame),
+                                                           partition, constants=delivery.lineage)
+                del delivery
     return counts
 
 

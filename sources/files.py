@@ -38,7 +38,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -622,6 +622,87 @@ class Delivery:
 
     frame: pd.DataFrame
     lineage: dict[str, str]
+
+
+class NotStreamable(Exception):
+    """A delivery the streaming reader does not take as it is (not UTF-8 CSV, an odd header, a line Arrow reads
+    otherwise than pandas): the caller reads it whole instead, with the whole-file path's checks and messages."""
+
+
+STREAM_BLOCK_BYTES = 16 << 20  # bytes Arrow parses at a time
+
+
+def stream_delivery(
+    path: Path,
+    *,
+    relative: str,
+    source: str,
+    loaded_for: str,
+    required: list[str],
+    chunk_rows: int,
+    drop: list[str] | None = None,
+    pseudonymise: list[str] | None = None,
+    key: bytes | None = None,
+    keep: Collection[str] = (),
+) -> tuple[Iterator[pd.DataFrame], dict[str, str]]:
+    """A delivered CSV file prepared as `prepare_delivery` prepares it (text columns, `_row`, declared columns
+    only, identifiers removed) but in chunks of about `chunk_rows` rows, and its lineage: a national census file
+    is never whole in memory. Raises NotStreamable (before or while iterating) for a file to read whole, and
+    DeliveryError for one that is wrong (a missing column, too many rows, a cell too long)."""
+    if delivery_format(path) != "csv" or not path.exists() or path.stat().st_size > MAX_FILE_BYTES:
+        raise NotStreamable(f"{path}: not a CSV delivery within the size limit")
+    if pseudonymise and key is None:
+        raise ValueError("a pseudonymisation key is needed to load ids")
+    with path.open("rb") as fh:
+        prefix = fh.read(SNIFF_CHARS)
+    try:  # incremental: a character cut at the prefix's end is not an error
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(prefix, final=len(prefix) < SNIFF_CHARS)
+    except UnicodeDecodeError:  # not UTF-8: the whole-file path detects the encoding
+        raise NotStreamable(f"{path}: not UTF-8") from None
+    if len(prefix) == SNIFF_CHARS:
+        text = text[: text.rfind("\n") + 1]  # whole lines only, as detect_delimiter reads a sample
+    separator = detect_delimiter(text)
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=separator), [])
+    if not header or not all(header) or len(set(header)) != len(header) or "\n" not in text:
+        raise NotStreamable(f"{path}: a header the whole-file path checks (blank, repeated or very long)")
+    check_columns(pd.DataFrame(columns=header), path, required)
+    declared = ["_row", *required, *keep, *(pseudonymise or [])]
+    undeclared = sorted(name for name in header if name not in set(declared))
+    lineage = {"_source": source, "_delivery": relative, "_sha256": file_sha256(path), "_loaded_for": loaded_for,
+               "_undeclared_columns": ",".join(undeclared)}
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        try:
+            reader = pa_csv.open_csv(
+                path, read_options=pa_csv.ReadOptions(block_size=STREAM_BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                      null_values=[""], strings_can_be_null=True,
+                                                      quoted_strings_can_be_null=True))
+            if reader.schema.names != header:
+                raise NotStreamable(f"{path}: Arrow reads other column names than the header's")
+            done, batches = 0, []
+            for batch in reader:
+                batches.append(batch)
+                if sum(len(b) for b in batches) >= chunk_rows:
+                    yield prepared(pa.Table.from_batches(batches), done)
+                    done, batches = done + sum(len(b) for b in batches), []
+            if batches or not done:
+                yield prepared(pa.Table.from_batches(batches, schema=reader.schema), done)
+        except pa.ArrowInvalid as exc:  # a line Arrow reads otherwise (pandas fills a short one): read it whole
+            raise NotStreamable(f"{path}: {exc}") from None
+
+    def prepared(table: pa.Table, done: int) -> pd.DataFrame:
+        if done + len(table) > MAX_ROWS:
+            raise DeliveryError(f"{path}: more than the {MAX_ROWS:,} rows a delivery may have; split it")
+        frame = _as_text(table.to_pandas())  # the whole-file path's column types
+        frame.index = pd.RangeIndex(done, done + len(frame))  # check_cells names the row of the file
+        check_cells(frame, path)
+        frame.insert(0, "_row", range(done + 1, done + len(frame) + 1))
+        frame, _ = keep_declared(frame, declared)
+        return strip_identifiers(frame, drop or [], pseudonymise or [], key or b"").reset_index(drop=True)
+
+    return chunks(), lineage
 
 
 def land(

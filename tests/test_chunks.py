@@ -180,3 +180,75 @@ def test_keys_and_lineage_are_added_in_sql_in_the_order_pandas_gave():
     # a re-delivery of the partition replaces it, whatever its lineage
     warehouse.replace_partition(con, "raw.t", frame.head(1), keys, constants={**lineage, "_sha256": "cd" * 32})
     assert con.execute("SELECT id, _sha256 FROM raw.t").fetchall() == [("a", "cd" * 32)]
+
+
+def _landed(home, city, monkeypatch, chunk_rows: str, whole: bool = False) -> dict[str, list]:
+    import sources.deliveries
+    from sources.deliveries import land_census
+    from sources.files import NotStreamable
+
+    def refuse(*args, **kwargs):
+        raise NotStreamable("read it whole")
+
+    monkeypatch.setenv("BIENESTAR_HOME", str(home))
+    monkeypatch.setenv("BIENESTAR_CHUNK_ROWS", chunk_rows)
+    with pytest.MonkeyPatch.context() as patch:
+        if whole:
+            patch.setattr(sources.deliveries, "stream_delivery", refuse)
+        counts = land_census(city, city.vintage)
+    with warehouse.connect(city, read_only=True) as con:
+        tables = {t: (con.execute(f"DESCRIBE {t}").fetchall(), con.execute(f"SELECT * FROM {t} ORDER BY _row")
+                      .fetchall()) for t in ("raw.census_households", "raw.census_persons")}
+    return {"counts": counts, **tables}
+
+
+def test_landing_in_chunks_gives_the_raw_rows_of_the_whole_file(landed, monkeypatch):
+    """The persons file streamed in 300-row chunks, in one chunk, and read whole (the path a file Arrow cannot
+    stream takes): the same columns, types, rows and pseudonyms; coordinates placed chunk by chunk."""
+    home, city = landed
+    whole = _landed(home, city, monkeypatch, "300", whole=True)
+    assert whole["counts"]["persons"] > 10 * 300
+    assert _landed(home, city, monkeypatch, "300") == whole
+    assert _landed(home, city, monkeypatch, "100000000") == whole
+    households = dict(zip([c[0] for c in whole["raw.census_households"][0]],
+                          zip(*whole["raw.census_households"][1], strict=True), strict=True))
+    assert "lon" not in households and {"placed", "outside", "missing"} >= set(households["location"])
+
+
+def test_a_file_arrow_reads_otherwise_is_read_whole(tmp_path):
+    from sources.files import NotStreamable, stream_delivery
+
+    cases = {"latin.csv": "id,name\n1,Se\xf1ora\n".encode("latin-1"),  # not UTF-8
+             "short.csv": b"id,name\n1,a\n2\n",                         # a short line: pandas fills it
+             "blank.csv": b"id,,name\n1,2,3\n"}                         # a blank header name
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(NotStreamable):
+            chunks, _ = stream_delivery(path, relative=name, source="s", loaded_for="2024", required=["id"],
+                                        chunk_rows=10)
+            list(chunks)
+
+
+def test_frames_in_order_replace_a_partition_in_one_transaction():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    warehouse.replace_partition(con, "raw.t", pd.DataFrame({"_row": [1], "v": ["old"]}), {"city": "a"})
+    warehouse.replace_partition(con, "raw.t", pd.DataFrame({"_row": [1], "v": ["other"]}), {"city": "b"})
+    frames = [pd.DataFrame({"_row": [1, 2], "v": ["x", "y"]}), pd.DataFrame({"_row": [], "v": []}),
+              pd.DataFrame({"_row": [3], "v": ["z"]})]
+    assert warehouse.replace_partition_in_order(con, "raw.t", iter(frames), {"city": "a"},
+                                                constants={"_sha256": "ab"}) == 3
+    assert con.execute("SELECT city, _row, v, _sha256 FROM raw.t WHERE city = 'a'").fetchall() == [
+        ("a", 1, "x", "ab"), ("a", 2, "y", "ab"), ("a", 3, "z", "ab")]
+
+    def failing():
+        yield pd.DataFrame({"_row": [1], "v": ["new"]})
+        raise RuntimeError("row 2: a cell too long")
+
+    with pytest.raises(RuntimeError, match="a cell too long"):
+        warehouse.replace_partition_in_order(con, "raw.t", failing(), {"city": "a"})
+    assert [r[0] for r in con.execute("SELECT v FROM raw.t WHERE city = 'a' ORDER BY _row").fetchall()] == \
+        ["x", "y", "z"]
+    assert warehouse.replace_partition_in_order(con, "raw.t", iter([]), {"city": "a"}) == 0
+    assert con.execute("SELECT city, v FROM raw.t").fetchall() == [("b", "other")]
