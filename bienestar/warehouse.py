@@ -142,8 +142,8 @@ def session(target: City | Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame, through Arrow: on a census partition (text columns) about half the transient
-    memory of `.df()` and five times faster (benchmarks/README.md, "Reading DuckDB into pandas")."""
+    """A query's rows as a DataFrame, through Arrow: on a census partition (text columns) half the peak memory of
+    `.df()` and a quarter of its time (benchmarks/README.md, "Reading DuckDB into pandas")."""
     return _relation(con, sql, params).to_arrow_table().to_pandas()
 
 

@@ -139,6 +139,7 @@ def census_parts(con, city: City, vintage: str, base_ids: list[str],
     groups = area_groups(sizes, base_ids, chunk_rows())
     nbi, af = configs["nbi"], configs["af"]
     pieces: dict[str, list[pd.DataFrame]] = {"census": [], "nbi": [], "af": [], "pop": [], "denominators": []}
+    smallest = set(base_ids)
     for number, group in enumerate(groups, start=1):
         where, params = "city = ? AND vintage = ?", key
         if len(groups) > 1:
@@ -146,7 +147,7 @@ def census_parts(con, city: City, vintage: str, base_ids: list[str],
             where, params = where + " AND area_id IN (SELECT unnest(?::VARCHAR[]))", [*key, group]
         households = read_frame(con, f"SELECT * FROM staging.households WHERE {where} ORDER BY household_id", params)
         persons = read_frame(con, f"SELECT * FROM staging.persons WHERE {where} ORDER BY person_id", params)
-        ids = [area for area in group if area in set(base_ids)]
+        ids = [area for area in group if area in smallest]
         pieces["pop"].append(population(households, persons, ids))
         pieces["denominators"].append(service_denominators(households, persons, ids))
         pieces["census"].append(census_counts(households, persons))
