@@ -252,3 +252,37 @@ def test_frames_in_order_replace_a_partition_in_one_transaction():
         ["x", "y", "z"]
     assert warehouse.replace_partition_in_order(con, "raw.t", iter([]), {"city": "a"}) == 0
     assert con.execute("SELECT city, v FROM raw.t").fetchall() == [("b", "other")]
+
+
+@pytest.mark.parametrize(("chunk_rows", "logged"), [
+    ("100000000", []),                                  # the whole year in one chunk: nothing to say
+    ("2000", ["chunk 1 of 2", "chunk 2 of 2"]),          # ~3,800 persons: two chunks
+    ("1000", [f"chunk {n} of 4" for n in range(1, 5)]),  # ceil(3,8xx / 1,000) = 4
+])
+def test_a_year_is_read_in_as_many_chunks_as_its_rows_need(landed, monkeypatch, caplog, chunk_rows, logged):
+    from transforms.staging import raw_chunks
+
+    home, city = landed
+    monkeypatch.setenv("BIENESTAR_HOME", str(home))
+    monkeypatch.setenv("BIENESTAR_CHUNK_ROWS", chunk_rows)
+    with warehouse.connect(city, read_only=True) as con, caplog.at_level("INFO", logger="transforms.staging"):
+        rows = con.execute("SELECT count(*) FROM raw.census_persons WHERE _loaded_for = ?",
+                           [city.vintage]).fetchall()[0][0]
+        assert 3000 < rows < 4000
+        chunks = list(raw_chunks(con, "raw.census_persons", "person_id", city, city.vintage))
+    assert [m.split(": ", 1)[1] for m in caplog.messages if "chunk" in m] == logged
+    assert len(chunks) == max(1, len(logged)) and sum(len(c) for c in chunks) == rows
+    assert all(c["_row"].is_monotonic_increasing for c in chunks)  # each chunk in delivery order
+
+
+def test_quarantine_entries_are_listed_in_delivery_order():
+    from transforms.staging import _delivery_order
+
+    entries = [{"delivery": "b.csv", "row": 1, "field": "a", "reason": "r"},
+               {"delivery": "a.csv", "row": 10, "field": "a", "reason": "r"},
+               {"delivery": "a.csv", "row": 9, "field": "z", "reason": "r"},
+               {"delivery": "a.csv", "row": 1, "field": "a", "reason": "r"},
+               {"delivery": "a.csv", "row": None, "field": "z", "reason": "r"}]  # a file-level entry: first
+    ordered = sorted(entries, key=_delivery_order)
+    assert [(e["delivery"], e["row"]) for e in ordered] == [("a.csv", None), ("a.csv", 1), ("a.csv", 9),
+                                                            ("a.csv", 10), ("b.csv", 1)]
