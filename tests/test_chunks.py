@@ -25,6 +25,11 @@ def test_an_area_larger_than_the_limit_is_a_group_of_its_own():
     assert area_groups({"A": 1, "B": 10, "C": 1}, ["A", "B", "C"], 5) == [["A"], ["B"], ["C"]]
 
 
+def test_an_area_without_persons_weighs_nothing_in_a_group():
+    # 2 + 0 + 2 = 4: exactly the limit, one group
+    assert area_groups({"A": 2, "B": 2}, ["A", "Z9", "B"], 4) == [["A", "Z9", "B"]]
+
+
 def test_areas_without_persons_and_staged_areas_outside_the_list_are_kept():
     # Z9 has no persons (still listed, so its zero counts are written); X1 is staged but not a smallest area of
     # the boundaries: it comes last, so nothing counted is lost
@@ -159,6 +164,34 @@ def test_counting_in_groups_of_areas_gives_the_counts_of_one_pass(landed, monkey
     pd.testing.assert_frame_equal(whole[1], grouped[1])
     pd.testing.assert_frame_equal(whole[2], grouped[2])
     assert whole[1]["residents"].sum() == sum(sizes.values())
+
+
+def test_two_groups_of_areas_count_every_person_once(landed, monkeypatch, caplog):
+    """Exactly two groups (the smallest split): each group reads only its areas, both are kept, the log says so."""
+    from indicators.alkire_foster import load_af_config
+    from indicators.build import census_parts
+    from indicators.nbi import load_nbi_config
+
+    home, city = landed
+    _staged(home, city, monkeypatch, "100000000")
+    configs = {"nbi": load_nbi_config(), "af": load_af_config()}
+    with warehouse.connect(city, read_only=True) as con:
+        base_ids = [r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0 "
+                                              "ORDER BY area_id", [city.name]).fetchall()]
+        with caplog.at_level("INFO", logger="indicators.build"):
+            whole = census_parts(con, city, city.vintage, base_ids, configs)
+        assert not [m for m in caplog.messages if "areas" in m]  # one group: read whole, nothing to say
+        total = con.execute("SELECT count(*) FROM staging.persons").fetchall()[0][0]
+        monkeypatch.setenv("BIENESTAR_CHUNK_ROWS", str(total // 2 + 50))
+        sizes = dict(con.execute("SELECT area_id, count(*) FROM staging.persons GROUP BY area_id").fetchall())
+        assert len(area_groups(sizes, base_ids, total // 2 + 50)) == 2
+        with caplog.at_level("INFO", logger="indicators.build"):
+            grouped = census_parts(con, city, city.vintage, base_ids, configs)
+    assert [m.split(": ", 1)[1].split(" (")[0] for m in caplog.messages if "areas" in m] == ["areas 1 of 2",
+                                                                                           "areas 2 of 2"]
+    assert grouped[1]["residents"].sum() == total
+    for one, other in zip(whole[0], grouped[0], strict=True):
+        pd.testing.assert_frame_equal(one, other)
 
 
 def test_keys_and_lineage_are_added_in_sql_in_the_order_pandas_gave():
