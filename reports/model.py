@@ -259,10 +259,16 @@ def change_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
 
 
 def common_basis(snap: Snapshot, words: Words) -> str:
-    """The dimensions the change is computed on (marts.index_weights, basis `change <from>-<to>`), by name."""
+    """The dimensions the change is computed on (marts.index_weights, basis `change <from>-<to>`), by name, and
+    the indicators of those dimensions it left out."""
     if snap.change_nodes is None:
         return "—"
-    return ", ".join(words.dimension(d.dimension_id) for d in snap.dimensions if d.dimension_id in snap.change_nodes)
+    kept = [d.dimension_id for d in snap.dimensions if d.dimension_id in snap.change_nodes]
+    named = {i.indicator_id: words.indicator(i) for i in snap.indicators}
+    left = sorted(named.get(child, child) for node, child, _ in snap.weights
+                  if node in kept and child not in snap.change_nodes)
+    text = ", ".join(words.dimension(d) for d in kept)
+    return text + (words["basis_without"].format(", ".join(left)) if left else "")
 
 
 def structural_difference(snap: Snapshot, words: Words) -> str:

@@ -82,6 +82,7 @@ TEXT: dict[str, dict[str, str]] = {
                           "de ese año.",
         "why_missing": "{} sin puntaje en {}",
         "why_weights": "pesos distintos",
+        "basis_without": " (sin {}: no medidos en ambos años)",
         "comparable": "Los índices de ambos años tienen la misma estructura (mismas dimensiones y pesos); el "
                       "cambio se calcula con las mismas metas en ambos años.",
         "score_from": "Puntaje {} (base común)",
@@ -217,6 +218,7 @@ TEXT: dict[str, dict[str, str]] = {
                           "same goalposts: {}. Each year's scores in the other sections use that year's full index.",
         "why_missing": "{} not scored in {}",
         "why_weights": "different weights",
+        "basis_without": " (without {}: not measured in both years)",
         "comparable": "Both years' indices have the same structure (same dimensions and weights); the change "
                       "uses the same goalposts in both years.",
         "score_from": "Score {} (common basis)",

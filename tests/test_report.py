@@ -336,6 +336,7 @@ def test_change_tables_by_level_largest_rise_first(html):
     assert _cells(_row(table, "Z004")) == ["Obrajes", "40,0", "40,0", "0,0", "3 → 4", "3", "3–5", ""]
     assert _cells(_row(table, "Z002"))[3] == "−37,7" and _cells(_row(table, "Z002"))[-1] == "✓"
     # the two years' indices differ: the change is on what both measure, named from its weights
+    # the planted basis keeps both dimensions whole: nothing left out inside them
     assert "sobre lo que ambos miden, con las mismas metas: Vivienda, Servicios." in change
     assert "Puntaje 2023 (base común)" in change
 

@@ -80,3 +80,20 @@ def test_each_dimension_is_a_map_layer_in_five_equal_count_classes_highest_first
     assert [c.label for c in housing.classes] == ["1 (best): 70.0–70.0", "2: 60.0–60.0", "3: 40.0–50.0",
                                                    "4: 30.0–30.0", "5 (worst): 10.0–20.0"]
     assert dict(environment.klass) == {"A": 2, "B": 1} and len(environment.classes) == 2
+
+
+def test_the_common_basis_names_its_dimensions_and_the_indicators_it_left_out_inside_them():
+    from reports.model import common_basis
+    from reports.snapshot import Indicator
+
+    snap = snapshot({"A": (90.0, 1)})
+    snap.indicators = [Indicator("cuts", "Cortes de agua", "Water cuts", "hou", "rate", -1.0),
+                       Indicator("rooms", "Hacinamiento", "Overcrowding", "hou", "share", -1.0)]
+    snap.weights = [("wb", "hou", 0.5), ("wb", "env", 0.5), ("hou", "rooms", 0.5), ("hou", "cuts", 0.5),
+                    ("env", "pm25", 1.0)]
+    assert common_basis(snap, Words(snap, "es")) == "—"  # a snapshot from before the common basis
+    snap.change_nodes = {"hou", "rooms"}  # environment and water cuts measured in one year only
+    assert common_basis(snap, Words(snap, "es")) == "Vivienda (sin Cortes de agua: no medidos en ambos años)"
+    assert common_basis(snap, Words(snap, "en")) == "Housing (without Water cuts: not measured in both years)"
+    snap.change_nodes = {"hou", "rooms", "cuts", "env", "pm25"}
+    assert common_basis(snap, Words(snap, "en")) == "Environment, Housing"  # display order of the dimensions
