@@ -19,6 +19,7 @@ Differences are rounded to 12 decimals, so that 0.072366 - 0.143192 is stored as
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -34,6 +35,7 @@ INDEX_CHANGE_COLUMNS = ["index_id", "area_id", "level", "node_id", "period_from"
 INDICATOR_CHANGE_COLUMNS = ["area_id", "level", "indicator_id", "period_from", "period_to", "value_from",
                             "value_to", "change", "change_pp"]
 DECIMALS = 12
+log = logging.getLogger(__name__)
 
 
 def _period_of(frame: pd.DataFrame, name: str) -> str:
@@ -140,6 +142,9 @@ def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str
                                  [city.name]).fetchall())
         start, end, basis = comparable_scores(spec, wide_by_level(frames[scored_from, period_from], spec.unit),
                                               wide_by_level(frames[scored_from, period_to], spec.unit))
+        if basis.within_period:  # marts.change_basis can say what was left out, not how what stayed is scaled
+            log.warning("change %s-%s of %s: %s", period_from, period_to, city.name,
+                        basis.describe(period_from, period_to))
         scores = index_change(start.assign(index_id=spec.id, period=period_from),
                               end.assign(index_id=spec.id, period=period_to))
         values = indicator_change(frames["marts.indicator_values", period_from],

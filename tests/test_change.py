@@ -174,3 +174,24 @@ def test_float_noise_below_12_decimals_is_no_change():
     v = indicator_change(values("2012", [("A", "x", 1.0)]), values("2024", [("A", "x", 1.0000000000001)]),
                          {"x": "share"})
     assert v["change"].tolist() == [0.0] and v["change_pp"].tolist() == [0.0]
+
+
+def test_a_change_with_indicators_ranked_within_each_period_is_logged(tmp_path, monkeypatch, caplog):
+    """visits normalised by rank cannot share goalposts between the periods: the build says so."""
+    monkeypatch.setenv("BIENESTAR_HOME", str(tmp_path))
+    city = tiny_city(tmp_path)
+    (tmp_path / "spec.yaml").write_text(TINY_SPEC.replace("normalise: {method: minmax}", "normalise: rank"))
+    with warehouse.session(city) as con:
+        for frame in (VALUES_2012, VALUES_2024):
+            period = frame["period"].iloc[0]
+            warehouse.replace_partition(con, "marts.indicator_values", frame, {"city": "tiny", "period": period})
+            warehouse.replace_partition(con, "staging.indicator_values",
+                                        frame[["area_id", "level", "indicator_id", "value"]],
+                                        {"city": "tiny", "period": period})
+        warehouse.replace_partition(con, "marts.indicator_catalogue",
+                                    pd.DataFrame({"indicator_id": ["no_water", "visits"], "unit": ["share", "x"]}),
+                                    {"city": "tiny"})
+    with caplog.at_level("WARNING", logger="indicators.change"):
+        build_change_marts(city, "2012", "2024")
+    assert caplog.messages == ["change 2012-2024 of tiny: normalised within each period, so compared as "
+                               "positions: visits"]
