@@ -649,7 +649,7 @@ def stream_delivery(
     only, identifiers removed) but in chunks of about `chunk_rows` rows, and its lineage: a national census file
     is never whole in memory. Raises NotStreamable (before or while iterating) for a file to read whole, and
     DeliveryError for one that is wrong (a missing column, too many rows, a cell too long)."""
-    if delivery_format(path) != "csv" or not path.exists() or path.stat().st_size > MAX_FILE_BYTES:
+    if not path.exists() or delivery_format(path) != "csv" or path.stat().st_size > MAX_FILE_BYTES:
         raise NotStreamable(f"{path}: not a CSV delivery within the size limit")
     if pseudonymise and key is None:
         raise ValueError("a pseudonymisation key is needed to load ids")

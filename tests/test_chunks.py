@@ -254,6 +254,9 @@ def test_a_file_arrow_reads_otherwise_is_read_whole(tmp_path):
     cases = {"latin.csv": "id,name\n1,Se\xf1ora\n".encode("latin-1"),  # not UTF-8
              "short.csv": b"id,name\n1,a\n2\n",                         # a short line: pandas fills it
              "blank.csv": b"id,,name\n1,2,3\n"}                         # a blank header name
+    with pytest.raises(NotStreamable):  # missing: the whole-file path says "delivery not found", whatever the name
+        stream_delivery(tmp_path / "gone.weird", relative="gone.weird", source="s", loaded_for="2024",
+                        required=["id"], chunk_rows=10)
     for name, data in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
