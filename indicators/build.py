@@ -15,7 +15,7 @@ from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
 from indicators.catalogue import dimension_table, load_catalogue, load_relations
-from indicators.comparable import period_weights
+from indicators.comparable import long_scores, period_weights, wide_by_level
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
@@ -262,21 +262,16 @@ def _score_vintage(con, city: City, spec, vintage: str) -> int:
     if values.empty:
         raise RuntimeError(f"no indicator values for {city.name!r} {vintage}: run build_indicator_values")
     parts = []
-    wides = {}
-    for level, group in values.groupby("level", sort=False):
-        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
-        wide.columns.name = None
-        wides[level] = wide
+    wides = wide_by_level(values, spec.unit)
+    for level, wide in wides.items():
         scored = compute_index(wide, spec)
-        nodes = spec.node_order()
-        long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
-        long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
+        long = long_scores(scored, spec)
         root = long["node_id"] == spec.root
         quantile = scored.set_index(spec.unit).get("quantile")
         long["quantile"] = pd.NA
         if quantile is not None:
-            long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
-        parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
+            long.loc[root, "quantile"] = long.loc[root, "area_id"].map(quantile).to_numpy()
+        parts.append(long.assign(level=level))
     scores = pd.concat(parts, ignore_index=True)
     bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
                        for level, wide in wides.items()], ignore_index=True)

@@ -44,7 +44,7 @@ import pandas as pd
 from bienestar import warehouse
 from cities import City
 from indicators.catalogue import dimension_table, load_catalogue
-from indicators.comparable import period_weights
+from indicators.comparable import long_scores, period_weights, wide_by_level
 from indicators.engine import ENGINE_VERSION, IndexSpec, compute_index, load_spec
 from privacy import disclosure
 from sources.census_tables import census_section
@@ -190,19 +190,15 @@ def indicator_values(areas: pd.DataFrame, staged: pd.DataFrame, catalogue: pd.Da
 def score_levels(values: pd.DataFrame, spec: IndexSpec, period: str) -> pd.DataFrame:
     """marts.index_scores rows of one period: every node for every area, each level scored on its own."""
     parts = []
-    for level, group in values.groupby("level", sort=True):
-        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
-        wide.columns.name = None
+    for level, wide in sorted(wide_by_level(values, spec.unit).items()):
         scored = compute_index(wide, spec)
-        nodes = spec.node_order()
-        long = scored[[spec.unit, *nodes]].melt(id_vars=[spec.unit], var_name="node_id", value_name="score")
-        long["rank"] = pd.concat([scored[n].rank(method="min", ascending=False) for n in nodes]).to_numpy()
+        long = long_scores(scored, spec)
         long["quantile"] = pd.NA
         if "quantile" in scored.columns:
             root = long["node_id"] == spec.root
             quantile = scored.set_index(spec.unit)["quantile"]
-            long.loc[root, "quantile"] = long.loc[root, spec.unit].map(quantile).to_numpy()
-        parts.append(long.rename(columns={spec.unit: "area_id"}).assign(level=level))
+            long.loc[root, "quantile"] = long.loc[root, "area_id"].map(quantile).to_numpy()
+        parts.append(long.assign(level=level))
     scores = pd.concat(parts, ignore_index=True).assign(index_id=spec.id, period=period, suppressed_inputs=0)
     scores["score"] = scores["score"].astype(float)
     scores["rank"] = scores["rank"].astype("Int64")

@@ -118,7 +118,7 @@ def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str
 
     Each table's partition (city, period_from, period_to) is replaced, so a rerun gives the same rows.
     """
-    from indicators.comparable import comparable_scores, used_weights
+    from indicators.comparable import comparable_scores, used_weights, wide_by_level
     from indicators.engine import load_spec
 
     period_from, period_to = str(period_from), str(period_to)
@@ -158,14 +158,3 @@ def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str
                 "city": city.name, "index_id": spec.id, "period": period,
                 "basis": change_basis_name(period_from, period_to)})
     return {"index_change": len(scores), "indicator_change": len(values)}
-
-
-def wide_by_level(values: pd.DataFrame, unit: str = "area_id") -> dict[str, pd.DataFrame]:
-    """Long indicator values (area_id, level, indicator_id, value) as one wide frame per level: a row per area,
-    a column per indicator, as the index engine reads them."""
-    wides = {}
-    for level, group in values.groupby("level", sort=False):
-        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
-        wide.columns.name = None
-        wides[level] = wide.rename(columns={"area_id": unit})
-    return wides

@@ -116,6 +116,17 @@ def comparable_scores(spec: IndexSpec, wide_from: dict[str, pd.DataFrame], wide_
     return pd.concat(out["from"], ignore_index=True), pd.concat(out["to"], ignore_index=True), basis
 
 
+def wide_by_level(values: pd.DataFrame, unit: str = "area_id") -> dict[str, pd.DataFrame]:
+    """Long indicator values (area_id, level, indicator_id, value) as one wide frame per level: a row per area,
+    a column per indicator, as the index engine reads them."""
+    wides = {}
+    for level, group in values.groupby("level", sort=False):
+        wide = group.pivot(index="area_id", columns="indicator_id", values="value").reset_index()
+        wide.columns.name = None
+        wides[level] = wide.rename(columns={"area_id": unit})
+    return wides
+
+
 def long_scores(scored: pd.DataFrame, spec: IndexSpec) -> pd.DataFrame:
     """compute_index's wide output as one row per area and node, with the rank among the areas (1 = best)."""
     nodes = spec.node_order()

@@ -143,17 +143,26 @@ def test_staging_in_chunks_gives_the_rows_and_the_order_of_one_pass(landed, monk
     assert chunked == whole
 
 
-def test_counting_in_groups_of_areas_gives_the_counts_of_one_pass(landed, monkeypatch):
+def poverty_configs() -> dict:
     from indicators.alkire_foster import load_af_config
-    from indicators.build import census_parts
     from indicators.nbi import load_nbi_config
+
+    return {"nbi": load_nbi_config(), "af": load_af_config()}
+
+
+def smallest_areas(con, city) -> list[str]:
+    return [r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0 ORDER BY "
+                                      "area_id", [city.name]).fetchall()]
+
+
+def test_counting_in_groups_of_areas_gives_the_counts_of_one_pass(landed, monkeypatch):
+    from indicators.build import census_parts
 
     home, city = landed
     _staged(home, city, monkeypatch, "100000000")
-    configs = {"nbi": load_nbi_config(), "af": load_af_config()}
+    configs = poverty_configs()
     with warehouse.connect(city, read_only=True) as con:
-        base_ids = [r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0 "
-                                              "ORDER BY area_id", [city.name]).fetchall()]
+        base_ids = smallest_areas(con, city)
         whole = census_parts(con, city, city.vintage, base_ids, configs)
         monkeypatch.setenv("BIENESTAR_CHUNK_ROWS", "300")
         sizes = dict(con.execute("SELECT area_id, count(*) FROM staging.persons GROUP BY area_id").fetchall())
@@ -168,16 +177,13 @@ def test_counting_in_groups_of_areas_gives_the_counts_of_one_pass(landed, monkey
 
 def test_two_groups_of_areas_count_every_person_once(landed, monkeypatch, caplog):
     """Exactly two groups (the smallest split): each group reads only its areas, both are kept, the log says so."""
-    from indicators.alkire_foster import load_af_config
     from indicators.build import census_parts
-    from indicators.nbi import load_nbi_config
 
     home, city = landed
     _staged(home, city, monkeypatch, "100000000")
-    configs = {"nbi": load_nbi_config(), "af": load_af_config()}
+    configs = poverty_configs()
     with warehouse.connect(city, read_only=True) as con:
-        base_ids = [r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0 "
-                                              "ORDER BY area_id", [city.name]).fetchall()]
+        base_ids = smallest_areas(con, city)
         with caplog.at_level("INFO", logger="indicators.build"):
             whole = census_parts(con, city, city.vintage, base_ids, configs)
         assert not [m for m in caplog.messages if "areas" in m]  # one group: read whole, nothing to say
@@ -322,3 +328,37 @@ def test_quarantine_entries_are_listed_in_delivery_order():
     ordered = sorted(entries, key=_delivery_order)
     assert [(e["delivery"], e["row"]) for e in ordered] == [("a.csv", None), ("a.csv", 1), ("a.csv", 9),
                                                             ("a.csv", 10), ("b.csv", 1)]
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(7, True), (8, False), (9, False)])
+def test_the_row_limit_counts_every_chunk_of_a_streamed_file(tmp_path, monkeypatch, limit, refused):
+    """8 rows in chunks of 3: refused only above the limit, though no single chunk comes near it."""
+    import sources.files
+    from sources.files import DeliveryError, stream_delivery
+
+    monkeypatch.setattr(sources.files, "MAX_ROWS", limit)
+    monkeypatch.setattr(sources.files, "STREAM_BLOCK_BYTES", 16)  # a few rows per Arrow block
+    path = tmp_path / "d.csv"
+    path.write_text("id,v\n" + "".join(f"{i},x\n" for i in range(1, 9)))
+    chunks, _ = stream_delivery(path, relative="d.csv", source="s", loaded_for="2024", required=["id"],
+                                chunk_rows=3)
+    if refused:
+        with pytest.raises(DeliveryError, match="more than the 7 rows"):
+            list(chunks)
+    else:
+        frames = list(chunks)
+        assert len(frames) > 1 and [r for f in frames for r in f["_row"]] == list(range(1, 9))
+
+
+def test_a_cell_too_long_in_a_later_chunk_is_named_by_its_row_in_the_file(tmp_path, monkeypatch):
+    import sources.files
+    from sources.files import DeliveryError, stream_delivery
+
+    monkeypatch.setattr(sources.files, "MAX_CELL_CHARS", 5)
+    monkeypatch.setattr(sources.files, "STREAM_BLOCK_BYTES", 16)
+    path = tmp_path / "d.csv"
+    path.write_text("id,v\n" + "".join(f"{i},{'x' * (6 if i == 7 else 1)}\n" for i in range(1, 9)))
+    chunks, _ = stream_delivery(path, relative="d.csv", source="s", loaded_for="2024", required=["id"],
+                                chunk_rows=3)
+    with pytest.raises(DeliveryError, match="row 7, field v: 6 characters"):
+        list(chunks)
