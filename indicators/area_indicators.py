@@ -7,6 +7,8 @@ control (privacy/disclosure.py); withheld cells keep no value, numerator or deno
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -28,28 +30,88 @@ def _share(frame: pd.DataFrame, indicator: str, condition: pd.Series, known: pd.
     return counts.assign(indicator_id=indicator, multiplier=1.0)
 
 
-def census_counts(households: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    """Numerators and denominators of the census indicators per smallest area."""
-    h, p = households, persons
-    materials_known = h[["wall_material", "floor_material", "roof_material"]].notna().all(axis=1)
+# The census indicators: registered functions, one per catalogue entry (`computed_by: census:<name>`), each
+# returning the table it counts (households or persons), who meets the condition and who is measured. The
+# catalogue check (indicators/registry.py) fails on an entry no function computes and a function no entry lists.
+CENSUS_INDICATORS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.Series, pd.Series]]] = {}
+
+
+def census_indicator(function):
+    """Register `function` as the census indicator of its name."""
+    CENSUS_INDICATORS[function.__name__] = function
+    return function
+
+
+@census_indicator
+def inadequate_materials(h: pd.DataFrame, p: pd.DataFrame):
+    """Households whose walls are unplastered adobe, tapial, cane, palm or trunk, or whose floor is earth, or whose
+    roof is straw, cane or palm / households with all three materials reported."""
+    known = h[["wall_material", "floor_material", "roof_material"]].notna().all(axis=1)
     inadequate = (h["wall_material"].isin(INADEQUATE_WALLS) | (h["floor_material"] == "earth")
                   | (h["roof_material"] == "straw_cane_palm")).fillna(False)
+    return h, inadequate, known
+
+
+@census_indicator
+def overcrowding(h: pd.DataFrame, p: pd.DataFrame):
+    """Households with more than 3 members per bedroom (no bedroom counts as one) / households with bedrooms
+    reported."""
     per_bedroom = h["members"].astype(float) / h["bedrooms"].astype(float).clip(lower=1)
+    return h, (per_bedroom > 3).fillna(False), h["bedrooms"].notna()
+
+
+@census_indicator
+def no_piped_water(h: pd.DataFrame, p: pd.DataFrame):
+    """Households whose water is not piped inside the dwelling or to the plot / households with the water source
+    reported."""
+    return h, ~h["water_source"].isin(PIPED_WATER), h["water_source"].notna()
+
+
+@census_indicator
+def no_sanitation(h: pd.DataFrame, p: pd.DataFrame):
+    """Households whose toilet is not connected to a sewer or a septic tank / households with sanitation reported."""
+    return h, ~h["sanitation"].isin(SAFE_SANITATION), h["sanitation"].notna()
+
+
+@census_indicator
+def no_electricity(h: pd.DataFrame, p: pd.DataFrame):
+    """Households without electricity / households with electricity reported."""
+    return h, (h["electricity"] == False).fillna(False), h["electricity"].notna()  # noqa: E712
+
+
+@census_indicator
+def unclean_cooking_fuel(h: pd.DataFrame, p: pd.DataFrame):
+    """Households cooking with firewood, dung or kerosene, or not cooking / households with the fuel reported."""
+    return h, h["cooking_fuel"].isin(UNCLEAN_FUELS), h["cooking_fuel"].notna()
+
+
+@census_indicator
+def illiteracy(h: pd.DataFrame, p: pd.DataFrame):
+    """Persons aged 15 or more who cannot read and write / persons aged 15 or more with literacy reported."""
+    adult = p["age"].astype(float) >= 15
+    return p, (p["literate"] == False).fillna(False), adult & p["literate"].notna()  # noqa: E712
+
+
+@census_indicator
+def school_non_attendance(h: pd.DataFrame, p: pd.DataFrame):
+    """Persons aged 6 to 18 not attending school / persons aged 6 to 18 with attendance reported."""
     age = p["age"].astype(float)
-    adult, school_age = age >= 15, (age >= 6) & (age <= 18)
-    parts = [
-        _share(h, "inadequate_materials", inadequate, materials_known),
-        _share(h, "overcrowding", (per_bedroom > 3).fillna(False), h["bedrooms"].notna()),
-        _share(h, "no_piped_water", ~h["water_source"].isin(PIPED_WATER), h["water_source"].notna()),
-        _share(h, "no_sanitation", ~h["sanitation"].isin(SAFE_SANITATION), h["sanitation"].notna()),
-        _share(h, "no_electricity", (h["electricity"] == False).fillna(False), h["electricity"].notna()),  # noqa: E712
-        _share(h, "unclean_cooking_fuel", h["cooking_fuel"].isin(UNCLEAN_FUELS), h["cooking_fuel"].notna()),
-        _share(p, "illiteracy", (p["literate"] == False).fillna(False), adult & p["literate"].notna()),  # noqa: E712
-        _share(p, "school_non_attendance", (p["attends_school"] == False).fillna(False),  # noqa: E712
-               school_age & p["attends_school"].notna()),
-        _share(p, "no_health_insurance", (p["health_insurance"] == False).fillna(False),  # noqa: E712
-               p["health_insurance"].notna()),
-    ]
+    school_age = (age >= 6) & (age <= 18)
+    return p, (p["attends_school"] == False).fillna(False), school_age & p["attends_school"].notna()  # noqa: E712
+
+
+@census_indicator
+def no_health_insurance(h: pd.DataFrame, p: pd.DataFrame):
+    """Persons without health insurance / persons with insurance reported."""
+    return p, (p["health_insurance"] == False).fillna(False), p["health_insurance"].notna()  # noqa: E712
+
+
+def census_counts(households: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """Numerators and denominators of every registered census indicator per smallest area."""
+    parts = []
+    for name, rule in CENSUS_INDICATORS.items():
+        frame, condition, known = rule(households, persons)
+        parts.append(_share(frame, name, condition, known))
     return pd.concat(parts, ignore_index=True)
 
 

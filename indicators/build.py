@@ -14,11 +14,12 @@ from bienestar.warehouse import read_frame
 from cities import City
 from indicators.alkire_foster import af_area_counts, af_contributions, af_household_scores, load_af_config
 from indicators.area_indicators import census_counts, exact_values, population, publish_values, roll_up
-from indicators.catalogue import dimension_table, load_catalogue, load_relations
+from indicators.catalogue import CatalogueError, dimension_table
 from indicators.comparable import long_scores, period_weights, wide_by_level
 from indicators.engine import ENGINE_VERSION, compute_index, load_spec
 from indicators.margins import attach_moe, effective_sizes
 from indicators.nbi import load_nbi_config, nbi_area_counts, nbi_households
+from indicators.registry import city_catalogue
 from indicators.sensor_indicators import attach_notes, indicator_notes, load_sensor_config, sensor_counts
 from indicators.service_indicators import SERVICE_INDICATORS, service_counts, service_denominators
 from privacy import disclosure
@@ -50,8 +51,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
     sensor readings (an older census) gets NULL values with a note for those indicators, never zeros.
     """
     rules = disclosure.Rules.of(city)
-    catalogue, dimensions = load_catalogue(min_denominator=rules.min_denominator)
-    relations = load_relations()
+    catalogue, dimensions, relations = city_catalogue(min_denominator=rules.min_denominator)
     # fail fast on a bad config, before the database
     configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
     in_index = set(load_spec(city.index_spec_path).nodes)
@@ -73,7 +73,7 @@ def build_indicator_values(city: City) -> dict[str, int]:
                                         marts_areas[["area_id", "population"]].assign(period=vintage), key)
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)  # the latest census year's population
-        warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
+        warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue.drop(columns="computed_by"), key)
         warehouse.replace_partition(con, "marts.dimensions", dimension_table(dimensions, in_index), key)
     return {"areas": len(marts_areas), "indicator_values": counts, "suppressed": withheld}
 
@@ -99,6 +99,9 @@ def _vintage_values(con, city: City, vintage: str, areas: pd.DataFrame, catalogu
     parents = area_parents(areas)
     rolled = roll_up(counts, parents)
     rolled = pd.concat([rolled, af_contributions(rolled, configs["af"])], ignore_index=True)
+    uncatalogued = sorted(set(rolled["indicator_id"]) - set(catalogue["indicator_id"]))
+    if uncatalogued:  # registry.check_computed stops this at load; a count no rule declares would vanish here
+        raise CatalogueError(f"counted but not in the catalogue: {', '.join(uncatalogued)} (indicators/registry.py)")
     exact = attach_notes(exact_values(rolled, catalogue, areas, vintage, notes), sensor_notes)
     residents = _residents(areas, pop)
     rules, relations = control

@@ -246,7 +246,7 @@ def build_table_marts(city: City) -> dict:
         marts_areas = area_table(areas, population)
         key = {"city": city.name}
         warehouse.replace_partition(con, "marts.areas", marts_areas, key)
-        warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue, key)
+        warehouse.replace_partition(con, "marts.indicator_catalogue", catalogue.drop(columns="computed_by"), key)
         warehouse.replace_partition(con, "marts.dimensions", dimension_table(dimensions, set(spec.nodes)), key)
         counts: dict[str, dict[str, int]] = {"indicator_values": {}, "index_scores": {}, "outside_goalposts": {}}
         run = pd.DataFrame([{"spec_sha256": spec.sha256(), "engine_version": ENGINE_VERSION, "spec_yaml": spec_yaml}])

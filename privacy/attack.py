@@ -424,9 +424,9 @@ def attack(path: Path, relations: list | None = None) -> Findings:
     """Every attack on the snapshot at `path`. `relations`: the sums the catalogue declares (default: the
     repository's indicators/catalogue.yaml, which is public)."""
     if relations is None:
-        from indicators.catalogue import load_relations
+        from indicators.registry import city_catalogue
 
-        relations = load_relations()
+        relations = city_catalogue()[2]
     return attack_tables(read_snapshot(path), relations)
 
 

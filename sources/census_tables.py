@@ -27,7 +27,7 @@ import pandas as pd
 
 from bienestar import warehouse
 from cities import City, CityConfigError, read_yaml
-from indicators.catalogue import load_catalogue
+from indicators.catalogue import check_computed, load_catalogue, table_computed
 from sources.contracts import KNOWN_UNITS, Contract, ContractError, check_delivery, source_contracts
 from sources.files import prepare_delivery
 
@@ -58,9 +58,12 @@ def census_section(city: City) -> dict[str, Any]:
 
 def load_indicator_catalogue(city: City) -> pd.DataFrame:
     """The city's indicator catalogue (`census.indicators`), checked, with INE labels and delivered units."""
-    path: Path = city.folder / census_section(city)["indicators"]
-    load_catalogue(path)  # the catalogue's own checks: required keys, known dimension, direction, unique ids
+    census = census_section(city)
+    path: Path = city.folder / census["indicators"]
+    checked, _ = load_catalogue(path)  # the catalogue's own checks: required keys, known dimension, direction, ids
     entries = read_yaml(path)["indicators"]
+    labels = checked.assign(label=[e.get("label") for e in entries])
+    check_computed(labels, table_computed(census, labels), str(path))  # every table figure catalogued, and back
     frame = pd.DataFrame([{
         "indicator_id": e["id"], "label": e.get("label"), "unit": e["unit"], "name_es": e["name_es"],
         "name_en": e["name_en"], "dimension": e["dimension"], "direction": e["direction"],
