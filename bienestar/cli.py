@@ -29,7 +29,7 @@ def _city(args):
 def cmd_generate(args) -> int:
     """Write the sample city's deliveries into landing/."""
     city = _city(args)
-    generator = city.config.get("generator")
+    generator = city.settings.generator
     if not generator:
         print(f"city {city.name!r} is not generated: its deliveries come from its sources", file=sys.stderr)
         return 2
@@ -179,6 +179,22 @@ def cmd_shell(args) -> int:
     return 0  # not reached: the CLI replaces this process
 
 
+def cmd_city(args) -> int:
+    """Check a city's config, or start a new city from an existing one."""
+    from bienestar.cityconfig import check_city, new_city
+
+    if args.action == "new":
+        city = new_city(args.name, args.template)
+        print(f"created {city.folder} from {args.template}: edit its city.yaml (docs/city.md), then run\n"
+              f"  bienestar city check {city.name}")
+        return 0
+    name = args.name or settings.city_name()
+    for line in check_city(name):
+        print(f"  {line}")
+    print(f"{name}: OK")
+    return 0
+
+
 def cmd_airflow(args) -> int:
     """Run Airflow as an operator does: init, start (background), stop, status."""
     from bienestar import deployment
@@ -263,6 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--limit", type=positive(int), default=100, help="rows of the table to print (default 100)")
     sql.set_defaults(format="table")
     add("shell", cmd_shell, "open the DuckDB CLI on published/<city>/current.duckdb, read-only")
+    c = sub.add_parser("city", help="check a city's config (every key, rule and catalogue entry), or start a new "
+                                    "city from an existing one", parents=[debug],
+                       description="check: load everything the city's config names (schema, source contracts, "
+                                   "catalogue against what the code computes, poverty and sensor rules, index spec, "
+                                   "quality) and print what it sets up, or the file and key at fault. new: copy a "
+                                   "city's folder under a new name (into BIENESTAR_CITIES_DIR when set). "
+                                   "Walk-through: docs/city.md.")
+    c.add_argument("action", choices=["check", "new"])
+    c.add_argument("name", nargs="?", help="the city (check: default BIENESTAR_CITY or "
+                                           f"{settings.DEFAULT_CITY}; new: the new city's name)")
+    c.add_argument("--from", dest="template", default=settings.DEFAULT_CITY,
+                   help=f"new: the city to copy (default {settings.DEFAULT_CITY})")
+    c.set_defaults(func=cmd_city)
     a = sub.add_parser("airflow", help="run the pipeline under a real Airflow: init, start, stop, status",
                        description=AIRFLOW_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                        parents=[debug])

@@ -27,12 +27,12 @@ def portal_dir(city: City):
 
 def prepare_demo(city: City, *, scale: float = 1.0, seed: int = 20240601) -> dict:
     """Generate the sample city; return the generator's manifest (its planted faults)."""
-    generator = city.config.get("generator")
+    generator = city.settings.generator
     if not generator:
         raise ValueError(f"city {city.name!r} has no generator: its deliveries come from its own sources")
     module = importlib.import_module(generator)
     published = portal_dir(city)
-    manifest = module.generate(published, scale=scale, seed=seed, months=tuple(city.config.get("months", [])))
+    manifest = module.generate(published, scale=scale, seed=seed, months=tuple(city.months))
     landing = settings.paths().landing_for(city.name)
     for folder in DELIVERED_AS_FILES:
         shutil.rmtree(landing / folder, ignore_errors=True)
@@ -45,7 +45,8 @@ def prepare_demo(city: City, *, scale: float = 1.0, seed: int = 20240601) -> dic
 
 
 def has_portal(city: City) -> bool:
-    return any("portal" in (city.config.get(section) or {}) for section in ("services", "sensors"))
+    return any(section is not None and section.portal is not None
+               for section in (city.settings.services, city.settings.sensors))
 
 
 @contextmanager

@@ -66,23 +66,13 @@ def pools(city: City) -> dict[str, str]:
             docs_pool(city): f"{city.name}: Data Docs builds (one GX site per city)"}
 
 
-# How long a task or a run may take before Airflow stops it. Generous for the sample city (its slowest task
-# takes ~20 s), tight enough that a hung source is noticed the same day; a city may set its own
-# (`schedule.task_timeout_minutes`, `schedule.run_timeout_minutes`).
-TASK_TIMEOUT = timedelta(minutes=30)
-RUN_TIMEOUT = timedelta(hours=3)
-
-
-def schedule_setting(city: City, key: str, default):
-    return (city.config.get("schedule") or {}).get(key, default)
-
 
 def task_timeout(city: City) -> timedelta:
-    return timedelta(minutes=schedule_setting(city, "task_timeout_minutes", TASK_TIMEOUT.total_seconds() / 60))
+    return timedelta(minutes=city.settings.schedule.task_timeout_minutes)
 
 
 def run_timeout(city: City) -> timedelta:
-    return timedelta(minutes=schedule_setting(city, "run_timeout_minutes", RUN_TIMEOUT.total_seconds() / 60))
+    return timedelta(minutes=city.settings.schedule.run_timeout_minutes)
 
 
 def default_args(city: City) -> dict:
@@ -118,9 +108,9 @@ def period_window(city: City) -> tuple[datetime | None, datetime | None]:
     the months are loaded by a backfill over that window. A city that delivers every month from now on sets
     `schedule.start` (YYYY-MM-DD) and no end, and each new interval is run when its time has passed.
     """
-    start = schedule_setting(city, "start", None)
+    start = city.settings.schedule.start
     if start:
-        return datetime.fromisoformat(str(start)).replace(tzinfo=UTC), None
+        return datetime.combine(start, datetime.min.time(), tzinfo=UTC), None
     if not city.months:
         return datetime(int(city.vintage), 1, 1, tzinfo=UTC), None
     first = datetime.strptime(min(city.months), "%Y-%m").replace(tzinfo=UTC)
@@ -183,7 +173,7 @@ def run_gate_task(city: City, suite: str, run_id: str | None, partition: str | N
 def marts_periods(city: City) -> list[str]:
     """The periods the marts of a city hold: every census year of aggregate tables, else the census years."""
     if city.census_tables:
-        periods = {p for table in city.config["census"]["tables"].values()
+        periods = {p for table in city.settings.census.tables.values()
                    for p in list((table.get("periods") or {}).keys())
                    + [c["period"] for c in (table.get("columns") or {}).values()]}
         return sorted(periods)

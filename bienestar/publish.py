@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bienestar import contract, geodata, settings, views, warehouse
-from cities import City, CityConfigError
+from cities import City
 
 SNAPSHOT_STORAGE = "v1.0.0"  # DuckDB storage version 64: readable by DuckDB 1.0 and every later version
-DEFAULT_KEEP = 30            # publications kept per city (city.yaml: publication.keep)
 STAMP = "%Y-%m-%dT%H-%M-%SZ"
 STAMPED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?\.duckdb")
 
@@ -39,11 +38,7 @@ LATEST_VALIDATIONS = """
 
 def keep(city: City) -> int:
     """How many publications of the city are kept (`publication.keep`, a whole number >= 1)."""
-    value = (city.config.get("publication") or {}).get("keep", DEFAULT_KEEP)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise CityConfigError(f"{city.name}: publication.keep must be a whole number >= 1 (publications kept), "
-                              f"got {value!r}")
-    return value
+    return city.settings.publication.keep
 
 
 def publish_snapshot(city: City, run_id: str | None = None, now: datetime | None = None) -> Path:
@@ -205,7 +200,7 @@ def build_city_report(city: City, *, lang: str | None = None, period: str | None
     from reports.build import build_report
 
     paths = settings.paths()
-    options = city.config.get("report") or {}
+    options = city.settings.report
     snapshot = paths.current_snapshot_for(city.name)
     city_dir = paths.report_history_for(city.name)
     history.migrate(city_dir)
@@ -220,9 +215,9 @@ def build_city_report(city: City, *, lang: str | None = None, period: str | None
         period=period or city.vintage,
         quality_url=quality.as_uri() if quality.exists() else None,
         city=city.name,
-        lang=lang or options.get("lang", "es"),
-        citation=options.get("citation"),
-        licence=options.get("licence"),
+        lang=lang or options.lang,
+        citation=options.citation,
+        licence=options.licence,
         previous=earlier[-1] if earlier else None,
     )
     history.point_latest(city_dir, target)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +53,20 @@ class City:
     folder: Path
     config: dict[str, Any]
 
+    @cached_property
+    def settings(self):
+        """The config checked against the schema (cities/schema.py), every default filled in: read settings here."""
+        from cities.schema import validate
+
+        return validate(self.config, str(self.folder / "city.yaml"))
+
     @property
     def display_name(self) -> str:
-        return self.config.get("display_name", self.name)
+        return self.settings.display_name or self.name
 
     @property
     def demo(self) -> bool:
-        return bool(self.config.get("demo", False))
+        return self.settings.demo
 
     @property
     def levels(self) -> list[dict[str, str]]:
@@ -65,25 +74,16 @@ class City:
 
     @property
     def vintage(self) -> str:
-        return str(self.config["census"]["vintage"])
+        return self.settings.census.vintage
 
     @property
     def vintages(self) -> list[str]:
         """Every census year the city delivers, oldest first (the latest is `vintage`)."""
-        earlier = self.config["census"].get("earlier_vintages") or []
-        return sorted({*map(str, earlier), self.vintage})
+        return sorted({*self.settings.census.earlier_vintages, self.vintage})
 
     def census_day(self, vintage: str) -> date | None:
         """The day a census year's counts describe (`census.days` in city.yaml), None when not given."""
-        days = {str(k): v for k, v in (self.config["census"].get("days") or {}).items()}
-        text = days.get(vintage)
-        if text is None:
-            return None
-        try:
-            return date.fromisoformat(str(text))
-        except ValueError:
-            raise CityConfigError(f"{self.folder / 'city.yaml'}: census.days.{vintage}: {text!r} is not a date "
-                                  "(YYYY-MM-DD)") from None
+        return self.settings.census.days.get(vintage)
 
     def census_file(self, part: str, vintage: str) -> str:
         """Where a census part (`households`, `persons`) of a census year is delivered, relative to landing/."""
@@ -99,12 +99,18 @@ class City:
     @property
     def census_tables(self) -> bool:
         """True for a city whose census comes as published aggregate tables (`census.tables`), not microdata."""
-        return bool(self.config["census"].get("tables"))
+        return bool(self.settings.census.tables)
 
     @property
     def months(self) -> list[str]:
         """The `YYYY-MM` months of service records and sensor readings the city's indicators use (`months:`)."""
-        return [str(m) for m in self.config.get("months") or []]
+        return self.settings.months
+
+    def rule_path(self, kind: str) -> Path:
+        """The city's `rules.<kind>` file (catalogue, poverty, sensors), or the shared one under indicators/."""
+        own = getattr(self.settings.rules, kind)
+        shared = {"catalogue": "catalogue.yaml", "poverty": "poverty.yaml", "sensors": "sensors.yaml"}[kind]
+        return self.folder / own if own else CITIES_DIR.parent / "indicators" / shared
 
     def sources_of(self, period: str) -> list[str]:
         """The sources a period's indicators are built from: the census, and services and sensors when the city
@@ -116,7 +122,7 @@ class City:
 
     @property
     def index_spec_path(self) -> Path:
-        return self.folder / self.config["index"]
+        return self.folder / self.settings.index
 
     def section(self, key: str) -> dict[str, Any]:
         """One section of the config, with a clear error when it is missing."""
@@ -126,23 +132,36 @@ class City:
             raise CityConfigError(f"{self.folder / 'city.yaml'}: missing section {key!r}") from None
 
 
+def city_dirs() -> list[Path]:
+    """Where cities are found: BIENESTAR_CITIES_DIR (a folder of your own cities, searched first) and the
+    bundled cities/ folder."""
+    own = os.environ.get("BIENESTAR_CITIES_DIR")
+    return [*([Path(own).resolve()] if own else []), CITIES_DIR]
+
+
 def available_cities() -> list[str]:
     """Names of the cities that have a `city.yaml`."""
-    return sorted(p.parent.name for p in CITIES_DIR.glob("*/city.yaml"))
+    return sorted({p.parent.name for folder in city_dirs() for p in folder.glob("*/city.yaml")})
+
+
+def city_folder(name: str) -> Path:
+    """The folder of city `name`: the first of `city_dirs()` that has it (or would, for a new city)."""
+    for folder in city_dirs():
+        if (folder / name / "city.yaml").exists():
+            return folder / name
+    return city_dirs()[0] / name
 
 
 def load_city(name: str) -> City:
     """Read a city's configuration; an unknown name lists the cities that exist."""
-    folder = CITIES_DIR / name
+    folder = city_folder(name)
     path = folder / "city.yaml"
     if not path.exists():
         raise CityConfigError(f"unknown city {name!r}: no {path}. Available: {', '.join(available_cities())}")
     config = read_yaml(path)
     if not isinstance(config, dict):
         raise CityConfigError(f"{path}: expected a mapping of settings (name, levels, census, index, ...)")
-    for key in ("name", "levels", "census", "index"):
-        if key not in config:
-            raise CityConfigError(f"{path}: missing key {key!r}")
-    if config["name"] != name:
+    city = City(name=name, folder=folder, config=config)
+    if city.settings.name != name:
         raise CityConfigError(f"{path}: name {config['name']!r} does not match its folder {name!r}")
-    return City(name=name, folder=folder, config=config)
+    return city

@@ -51,9 +51,10 @@ def build_indicator_values(city: City) -> dict[str, int]:
     sensor readings (an older census) gets NULL values with a note for those indicators, never zeros.
     """
     rules = disclosure.Rules.of(city)
-    catalogue, dimensions, relations = city_catalogue(min_denominator=rules.min_denominator)
+    catalogue, dimensions, relations = city_catalogue(city)
     # fail fast on a bad config, before the database
-    configs = {"nbi": load_nbi_config(), "af": load_af_config(), "sensors": load_sensor_config()}
+    configs = {"nbi": load_nbi_config(city.rule_path("poverty")), "af": load_af_config(city.rule_path("poverty")),
+               "sensors": load_sensor_config(city.rule_path("sensors"))}
     in_index = set(load_spec(city.index_spec_path).nodes)
     counts = {}
     withheld = {}
@@ -212,13 +213,14 @@ def _areas_with_population(areas: pd.DataFrame, pop: pd.DataFrame, rules: disclo
     return out[["area_id", "level", "depth", "name", "parent_id", "population", "geometry_wkt"]]
 
 
-def rank_bands(wide: pd.DataFrame, spec, settings: dict) -> pd.DataFrame:
-    """Each area's nominal, median, 5th and 95th percentile rank over the spec's `uncertainty:` alternatives."""
+def rank_bands(wide: pd.DataFrame, spec, settings) -> pd.DataFrame:
+    """Each area's nominal, median, 5th and 95th percentile rank over the spec's `uncertainty:` alternatives
+    (`settings`: the city's index_uncertainty, runs and seed)."""
     from indicators.sensitivity import run_sensitivity
 
     if not spec.uncertainty:
         return pd.DataFrame()
-    result = run_sensitivity(wide, spec, runs=int(settings.get("runs", 500)), seed=int(settings.get("seed", 0)))
+    result = run_sensitivity(wide, spec, runs=settings.runs, seed=settings.seed)
     return result.summary[[spec.unit, "nominal_rank", "median_rank", "p05_rank", "p95_rank"]].rename(
         columns={spec.unit: "area_id"})
 
@@ -276,7 +278,7 @@ def _score_vintage(con, city: City, spec, vintage: str) -> int:
             long.loc[root, "quantile"] = long.loc[root, "area_id"].map(quantile).to_numpy()
         parts.append(long.assign(level=level))
     scores = pd.concat(parts, ignore_index=True)
-    bands = pd.concat([rank_bands(wide, spec, city.config.get("index_uncertainty") or {}).assign(level=level)
+    bands = pd.concat([rank_bands(wide, spec, city.settings.index_uncertainty).assign(level=level)
                        for level, wide in wides.items()], ignore_index=True)
     scores = scores.assign(index_id=spec.id, period=vintage,
                            suppressed_inputs=suppressed_inputs(scores, withheld, spec))

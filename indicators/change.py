@@ -28,7 +28,7 @@ import pandas as pd
 from bienestar import warehouse
 from bienestar.contract import change_basis_name
 from bienestar.warehouse import read_frame
-from cities import City, CityConfigError
+from cities import City
 
 INDEX_CHANGE_COLUMNS = ["index_id", "area_id", "level", "node_id", "period_from", "period_to", "score_from",
                         "score_to", "score_change", "rank_from", "rank_to", "rank_change"]
@@ -100,15 +100,7 @@ def indicator_change(values_a: pd.DataFrame, values_b: pd.DataFrame,
 
 def change_periods(city: City) -> list[tuple[str, str]]:
     """The (period_from, period_to) pairs the city publishes changes for (`changes:` in city.yaml)."""
-    pairs = []
-    for position, entry in enumerate(city.config.get("changes") or []):
-        try:
-            pair = (str(entry["period_from"]), str(entry["period_to"]))
-        except (TypeError, KeyError):
-            raise CityConfigError(f"{city.folder / 'city.yaml'}: changes[{position}]: give period_from and "
-                                  "period_to, e.g. {period_from: \"2012\", period_to: \"2024\"}") from None
-        pairs.append(pair)
-    return pairs
+    return [(change.period_from, change.period_to) for change in city.settings.changes]
 
 
 def build_change_marts(city: City, period_from: str, period_to: str) -> dict[str, int]:

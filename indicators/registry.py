@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from cities import City, read_yaml
+from cities.schema import Disclosure
 from indicators.alkire_foster import AFConfig, load_af_config
 from indicators.area_indicators import CENSUS_INDICATORS
 from indicators.catalogue import CATALOGUE_PATH, CatalogueError, check_computed, load_catalogue, load_relations
@@ -184,17 +185,20 @@ def poverty_entries(nbi: NBIConfig, af: AFConfig, texts: dict[str, dict] | None,
     return out
 
 
-def city_catalogue(city: City | None = None, *, path: Path = CATALOGUE_PATH, poverty_path: Path = POVERTY_PATH,
-                   sensors_path: Path = SENSORS_PATH, min_denominator: int = 20
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[Relation]]:
-    """A microdata city's catalogue (the file's entries and those generated from the poverty config), its
-    dimensions and its relations, checked against what the code computes."""
+def city_catalogue(city: City | None = None, *, path: Path | None = None, poverty_path: Path | None = None,
+                   sensors_path: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[Relation]]:
+    """A microdata city's catalogue (its catalogue file's entries and those generated from its poverty rules),
+    dimensions and relations, checked against what the code computes. The files are the city's `rules:`
+    (city.yaml) or the shared ones under indicators/; a path given here overrides either."""
+    path = path or (city.rule_path("catalogue") if city else CATALOGUE_PATH)
+    poverty_path = poverty_path or (city.rule_path("poverty") if city else POVERTY_PATH)
+    sensors_path = sensors_path or (city.rule_path("sensors") if city else SENSORS_PATH)
+    min_denominator = city.settings.disclosure.min_denominator if city else Disclosure().min_denominator
     nbi, af = load_nbi_config(poverty_path), load_af_config(poverty_path)
     sensors = load_sensor_config(sensors_path)
     generated = poverty_entries(nbi, af, poverty_texts(poverty_path), poverty=str(poverty_path))
     catalogue, dimensions = load_catalogue(path, min_denominator=min_denominator, generated=generated)
-    computed = computed_indicators(nbi, af, sensors)
-    check_computed(catalogue, computed, str(path))
+    check_computed(catalogue, computed_indicators(nbi, af, sensors), str(path))
     return catalogue, dimensions, load_relations(path, known=list(catalogue["indicator_id"]))
 
 
@@ -206,9 +210,7 @@ def catalogue_of(city: City) -> pd.DataFrame:
 
         load_indicator_catalogue(city)  # the tables' consistency check
         return table_catalogue(city)[0]
-    from privacy.disclosure import Rules
-
-    return city_catalogue(min_denominator=Rules.of(city).min_denominator)[0]
+    return city_catalogue(city)[0]
 
 
 WHERE = {"census": "indicators/area_indicators.py", "services": "indicators/service_indicators.py",
@@ -253,7 +255,7 @@ def indicators_markdown(cities: list[City]) -> str:
 
 
 def _dimensions(city: City) -> list[dict]:
-    path = city.folder / city.section("census")["indicators"] if city.census_tables else CATALOGUE_PATH
+    path = city.folder / city.settings.census.indicators if city.census_tables else city.rule_path("catalogue")
     return [{"dimension_id": d["id"], **d} for d in read_yaml(path).get("dimensions") or []]
 
 

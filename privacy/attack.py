@@ -422,7 +422,7 @@ def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def attack(path: Path, relations: list | None = None) -> Findings:
     """Every attack on the snapshot at `path`. `relations`: the sums the catalogue declares (default: the
-    repository's indicators/catalogue.yaml, which is public)."""
+    shared indicators/catalogue.yaml's, which are public)."""
     if relations is None:
         from indicators.registry import city_catalogue
 

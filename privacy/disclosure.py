@@ -44,12 +44,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from cities import City, CityConfigError
+from cities import City
+from cities.schema import Disclosure
+
+_DEFAULTS = Disclosure()
 
 PRIMARY, SENSITIVE, SECONDARY = "primary", "sensitive", "secondary"
 REASONS = (PRIMARY, SENSITIVE, SECONDARY)
@@ -57,37 +60,23 @@ REASONS = (PRIMARY, SENSITIVE, SECONDARY)
 
 @dataclass(frozen=True)
 class Rules:
-    """The thresholds of a city's disclosure control (`disclosure:` in city.yaml; these are the defaults).
+    """The thresholds of a city's disclosure control (`disclosure:` in city.yaml; defaults and checks in
+    cities/schema.py `Disclosure`).
 
     The defaults follow INE Bolivia's and the UK ONS's census practice for small areas: no figure on fewer than
     20 cases, no count of 1 to 4 derivable, and stricter limits for sensitive topics (docs/privacy.md).
     """
 
-    min_denominator: int = 20         # cases (persons, households) behind a figure; the catalogue may set more
-    min_count: int = 5                # numerators (and a share's complements) of 1 .. min_count - 1 are withheld
-    group_min: int = 50               # a share of 0% or 100% of fewer cases than this is withheld
-    sensitive_min_denominator: int = 50
-    sensitive_min_count: int = 10
+    min_denominator: int = _DEFAULTS.min_denominator  # cases (persons, households) behind a figure
+    min_count: int = _DEFAULTS.min_count              # numerators (and complements) of 1 .. min_count - 1 withheld
+    group_min: int = _DEFAULTS.group_min              # a share of 0% or 100% of fewer cases than this is withheld
+    sensitive_min_denominator: int = _DEFAULTS.sensitive_min_denominator
+    sensitive_min_count: int = _DEFAULTS.sensitive_min_count
 
     @classmethod
     def of(cls, city: City) -> Rules:
-        """The city's rules: its `disclosure:` block over the defaults, checked (a clear error names the key)."""
-        block = city.config.get("disclosure") or {}
-        where = f"{city.folder / 'city.yaml'}: disclosure"
-        if not isinstance(block, dict):
-            raise CityConfigError(f"{where}: expected a mapping of thresholds, got {block!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(block) - known)
-        if unknown:
-            raise CityConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        for key, value in block.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CityConfigError(f"{where}.{key}: expected a whole number of at least 1, got {value!r}")
-        rules = cls(**block)
-        if rules.sensitive_min_denominator < rules.min_denominator or rules.sensitive_min_count < rules.min_count:
-            raise CityConfigError(f"{where}: the sensitive thresholds must be at least the general ones "
-                                  f"(min_denominator {rules.min_denominator}, min_count {rules.min_count})")
-        return rules
+        """The city's rules (checked when its config was loaded)."""
+        return cls(**city.settings.disclosure.model_dump())
 
 
 @dataclass(frozen=True)

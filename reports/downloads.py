@@ -136,16 +136,15 @@ def list_downloads(out_dir: Path) -> list[Download]:
 
 def _city_config(city: str):
     """The city's config when cities/<city>/city.yaml exists (a snapshot may hold a city configured elsewhere)."""
-    from cities import CITIES_DIR, load_city
+    from cities import city_folder, load_city
 
-    return load_city(city) if (CITIES_DIR / city / "city.yaml").exists() else None
+    return load_city(city) if (city_folder(city) / "city.yaml").exists() else None
 
 
 def _licence(city: str, given: str | dict | None, config) -> dict:
     """The Frictionless licence: given, the city config's, or CC-BY-4.0 for the sample city; never guessed for
     real data, whose terms are the data owner's to state."""
-    settings = {**(config.config if config else {}), **((config.config.get("report") or {}) if config else {})}
-    stated = settings.get("licence") or settings.get("license")
+    stated = config.settings.report.licence if config else None
     chosen = given or stated or (DEMO_LICENCE if config and config.demo else None)
     if not chosen:
         raise ValueError(f"no licence for city {city!r}: say under which terms its figures may be shared "
@@ -160,7 +159,7 @@ def _licence(city: str, given: str | dict | None, config) -> dict:
 
 def _citation(config) -> str | None:
     """How the data's owner asks to be cited (`report: citation:` in city.yaml), None when it does not say."""
-    return ((config.config.get("report") or {}).get("citation") if config else None) or None
+    return (config.settings.report.citation if config else None) or None
 
 
 def _read_snapshot(snapshot: Path, city: str, period: str | None, index_id: str | None,

@@ -15,6 +15,7 @@ _HOME = Path(tempfile.mkdtemp(prefix="bienestar-tests-"))
 os.environ["BIENESTAR_HOME"] = str(_HOME)
 os.environ.pop("BIENESTAR_CITY", None)
 os.environ.pop("BIENESTAR_CITIES", None)
+os.environ.pop("BIENESTAR_CITIES_DIR", None)
 os.environ.pop("BIENESTAR_PSEUDONYM_KEY", None)
 
 from bienestar.runner import configure_airflow  # noqa: E402

@@ -5,18 +5,17 @@ parents across three levels. Every expected number is computed by hand in the te
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from cities import City, CityConfigError
+from tests.configs import city_with
 from transforms.boundaries import BoundaryError, BoundaryRules, boundary_check, check_boundaries
 
 FILE = "boundaries/zones.geojson"
-LEVELS = [{"id": "zona", "code": "zone_code", "name": "zone_name"},
-          {"id": "distrito", "code": "district_code", "name": "district_name"},
-          {"id": "macrodistrito", "code": "macro_code", "name": "macro_name"}]
+LEVELS = [{"id": level, "code": code, "name": name, "label_es": level, "label_en": level}
+          for level, code, name in [("zona", "zone_code", "zone_name"), ("distrito", "district_code", "district_name"),
+                                    ("macrodistrito", "macro_code", "macro_name")]]
 
 
 def rectangle(x: float, y: float, width: float = 1.0, height: float = 1.0) -> str:
@@ -60,8 +59,7 @@ def rejected(frame: pd.DataFrame, message: str, rules: BoundaryRules | None = No
 
 
 def city(block: dict | None = None) -> City:
-    config = {"levels": LEVELS} | ({"boundary_checks": block} if block is not None else {})
-    return City(name="t", folder=Path("/cities/t"), config=config)
+    return city_with(levels=LEVELS, **({"boundary_checks": block} if block is not None else {}))
 
 
 # --- the defaults: max_zone_share 0.5, max_overlap_share 0.001, no envelope --------------------------------------

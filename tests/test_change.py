@@ -8,6 +8,7 @@ import pytest
 from bienestar import warehouse
 from cities import City, CityConfigError
 from indicators.change import build_change_marts, change_periods, index_change, indicator_change
+from tests.configs import city_with
 
 
 def scores(period: str, rows: list[tuple]) -> pd.DataFrame:
@@ -103,8 +104,7 @@ missing: {min_share: 0.5, impute: none}
 
 def tiny_city(tmp_path) -> City:
     (tmp_path / "spec.yaml").write_text(TINY_SPEC)
-    return City(name="tiny", folder=tmp_path, config={"changes": [{"period_from": "2012", "period_to": 2024}],
-                                                      "index": "spec.yaml", "census": {}})
+    return city_with("tiny", tmp_path, changes=[{"period_from": "2012", "period_to": "2024"}], index="spec.yaml")
 
 
 def test_build_change_marts_writes_and_replaces_its_partition(tmp_path, monkeypatch):
@@ -159,8 +159,8 @@ def test_build_change_marts_needs_both_periods(tmp_path, monkeypatch):
 
 
 def test_change_periods_must_name_both_ends(tmp_path):
-    city = City(name="tiny", folder=tmp_path, config={"changes": [{"period_from": "2012"}]})
-    with pytest.raises(CityConfigError, match=r"changes\[0\]: give period_from and period_to"):
+    city = city_with("tiny", tmp_path, changes=[{"period_from": "2012"}])
+    with pytest.raises(CityConfigError, match=r"city.yaml: changes.0.period_to: missing \(required\)"):
         change_periods(city)
 
 

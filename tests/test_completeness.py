@@ -7,12 +7,13 @@ import pytest
 from bienestar import warehouse
 from cities import City
 from expectations.completeness import Need, days_of, describe, missing, needs
+from tests.configs import CENSUS, SENSORS, SERVICES, city_with
 
 
 def city(tmp_path, **config) -> City:
-    base = {"census": {"vintage": "2024", "earlier_vintages": ["2012"]}, "services": {}, "sensors": {},
+    base = {"census": {**CENSUS, "earlier_vintages": ["2012"]}, "services": SERVICES, "sensors": SENSORS,
             "months": ["2024-06"]}
-    return City(name="tiny", folder=tmp_path, config={**base, **config})
+    return city_with("tiny", tmp_path, **{**base, **config})
 
 
 def accept(c: City, *pairs: tuple[str, str]) -> None:
@@ -44,8 +45,7 @@ def test_sources_of_a_period_follow_the_months_listed(tmp_path):
     assert c.sources_of("2024") == ["census", "services", "sensors"]
     assert c.sources_of("2012") == ["census"]  # no month listed in 2012: an older census alone
     assert city(tmp_path, months=["2023-12"]).sources_of("2024") == ["census"]  # a month of another year
-    no_sensors = City(name="t", folder=tmp_path, config={"census": {"vintage": "2024"}, "services": {},
-                                                         "months": ["2024-06"]})
+    no_sensors = city_with("t", tmp_path, services=SERVICES, months=["2024-06"])
     assert no_sensors.sources_of("2024") == ["census", "services"]
 
 
@@ -71,7 +71,7 @@ def test_missing_until_the_last_day_is_gated(home, tmp_path):
 def test_a_raw_gate_or_another_city_does_not_count(home, tmp_path):
     c = city(tmp_path, months=[])
     accept(c, ("raw_census", "2024"))  # raw gated, staging not: not usable
-    other = City(name="other", folder=tmp_path, config=c.config)
+    other = City(name="other", folder=tmp_path, config={**c.config, "name": "other"})
     accept(other, ("staging_census", "2024"))  # another city's database: its own file
     assert missing(c, ["2024"]) == [Need("census", "staging_census", "2024")]
 

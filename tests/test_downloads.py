@@ -23,6 +23,7 @@ from bienestar.contract import TABLES
 from bienestar.views import create_views
 from cities import load_city
 from reports.downloads import WithheldFigureError, list_downloads, write_downloads
+from tests.configs import city_with
 
 CITY = "la_paz_demo"          # the sample city: its config gives the title and the CC-BY-4.0 default
 WITHHELD = 0.123456           # Z2's real overcrowding share in 2024: withheld, so it must appear nowhere
@@ -357,11 +358,10 @@ def test_another_city_of_the_snapshot_with_its_licence(snapshot, tmp_path):
 
 def test_licence_and_citation_from_the_city_config(snapshot, tmp_path, monkeypatch):
     """A real city's config states its licence and how its data's owner asks to be cited (`report:`)."""
-    from cities import City
 
-    config = {"name": "otra", "display_name": "Otra ciudad", "demo": False,
-              "report": {"licence": "CC0-1.0", "citation": "Fuente: INE, Censo 2024."}}
-    monkeypatch.setattr("reports.downloads._city_config", lambda city: City("otra", tmp_path, config))
+    other = city_with("otra", tmp_path, display_name="Otra ciudad", demo=False,
+                      report={"licence": "CC0-1.0", "citation": "Fuente: INE, Censo 2024."})
+    monkeypatch.setattr("reports.downloads._city_config", lambda city: other)
     write_downloads(snapshot, tmp_path / "out", city="otra", period="2024")
     package = json.loads((tmp_path / "out" / "datapackage.json").read_text(encoding="utf-8"))
     assert package["title"] == "Otra ciudad — 2024" and package["citation"] == "Fuente: INE, Censo 2024."

@@ -9,13 +9,13 @@ from bienestar import warehouse
 from cities import City
 from expectations.gate import GateFailed, run_gate
 from expectations.suites import read_marts_coverage
+from tests.configs import SENSORS, city_with
 
 ZONES = [f"Z{i:02d}" for i in range(10)]
 
 
 def city(tmp_path, **quality) -> City:
-    return City(name="tiny", folder=tmp_path, config={
-        "census": {"vintage": "2024"}, "sensors": {}, "months": ["2024-06"], "quality": quality})
+    return city_with("tiny", tmp_path, sensors=SENSORS, months=["2024-06"], quality=quality)
 
 
 def build_marts(c: City, *, pm25_missing=0, pm25_suppressed=0, env_unscored=0, period="2024") -> None:

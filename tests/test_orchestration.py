@@ -14,6 +14,7 @@ from sources.ckan import CkanError, ResourceNotPublished
 from sources.files import DeliveryError
 from sources.http import FetchError
 from sources.sensorthings import NoObservations
+from tests.configs import CENSUS, city_with
 
 
 def outcome(error: BaseException) -> type[BaseException]:
@@ -66,8 +67,7 @@ def test_the_http_client_marks_what_outlasted_its_retries(monkeypatch):
 
 
 def city(**config) -> City:
-    base = {"census": {"vintage": "2024", "earlier_vintages": ["2012"]}}
-    return City(name="tiny", folder=__import__("pathlib").Path("."), config={**base, **config})
+    return city_with("tiny", ".", census={**CENSUS, "earlier_vintages": ["2012"]}, **config)
 
 
 def test_census_year_from_conf_then_logical_date_then_latest():

@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cities import City, CityConfigError
+from cities import City
+from cities.schema import BoundaryChecks
 
-DEFAULT_CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+_DEFAULTS = BoundaryChecks()
 
 
 class BoundaryError(ValueError):
@@ -44,36 +45,16 @@ class BoundaryError(ValueError):
 
 @dataclass(frozen=True)
 class BoundaryRules:
-    envelope: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
-    max_zone_share: float = 0.5
-    max_overlap_share: float = 0.001
-    code_pattern: str = DEFAULT_CODE
+    """The boundary gate's rules (`boundary_checks:` in city.yaml; defaults and checks in cities/schema.py)."""
+
+    envelope: tuple[float, float, float, float] | None = _DEFAULTS.envelope  # min lon, min lat, max lon, max lat
+    max_zone_share: float = _DEFAULTS.max_zone_share
+    max_overlap_share: float = _DEFAULTS.max_overlap_share
+    code_pattern: str = _DEFAULTS.code_pattern
 
     @classmethod
     def of(cls, city: City) -> BoundaryRules:
-        block = city.config.get("boundary_checks") or {}
-        where = f"{city.folder / 'city.yaml'}: boundary_checks"
-        unknown = sorted(set(block) - {"envelope", "max_zone_share", "max_overlap_share", "code_pattern"})
-        if unknown:
-            raise CityConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-        envelope = block.get("envelope")
-        if envelope is not None:
-            if not (isinstance(envelope, list) and len(envelope) == 4 and all(
-                    isinstance(v, int | float) for v in envelope) and envelope[0] < envelope[2]
-                    and envelope[1] < envelope[3]):
-                raise CityConfigError(f"{where}.envelope: expected [min_lon, min_lat, max_lon, max_lat], got "
-                                      f"{envelope!r}")
-            envelope = tuple(float(v) for v in envelope)
-        for key in ("max_zone_share", "max_overlap_share"):
-            value = block.get(key, getattr(cls, key))
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise CityConfigError(f"{where}.{key}: expected a share between 0 and 1, got {value!r}")
-        try:
-            re.compile(block.get("code_pattern", DEFAULT_CODE))
-        except (re.error, TypeError) as exc:
-            raise CityConfigError(f"{where}.code_pattern: not a regular expression ({exc})") from None
-        return cls(envelope=envelope, **{k: block[k] for k in ("max_zone_share", "max_overlap_share", "code_pattern")
-                                         if k in block})
+        return cls(**city.settings.boundary_checks.model_dump())
 
 
 def boundary_check(city: City) -> Callable[[pd.DataFrame, str], None]:
