@@ -218,9 +218,10 @@ WHERE = {"census": "indicators/area_indicators.py", "services": "indicators/serv
 
 
 def formula(row) -> str:
-    """numerator ÷ denominator, times the rate's multiplier (a unit `per 1000` is ×1,000)."""
-    unit = str(row.unit)
-    times = f" × {int(unit.split()[1]):,}" if unit.startswith("per ") and unit.split()[1].isdigit() else ""
+    """numerator ÷ denominator, times the multiplier the code applies (service rates: per 1,000 or per 100)."""
+    kind, _, name = str(row.computed_by).partition(":")
+    multiplier = SERVICE_INDICATORS[name].multiplier if kind == "services" else 1
+    times = f" × {multiplier:,.0f}" if multiplier != 1 else ""
     return f"({row.numerator}) ÷ ({row.denominator}){times}"
 
 

@@ -209,7 +209,9 @@ def test_docs_indicators_md_is_generated_from_the_catalogues():
     assert (ROOT / "docs" / "indicators.md").read_text(encoding="utf-8") == expected, \
         "docs/indicators.md is out of date: python -m indicators.registry docs > docs/indicators.md"
     assert "#### `nbi_deprived_health`" in expected and "- computed by: `census:overcrowding`" in expected
-    assert "- formula: (health-centre visits" in expected or "× 1,000" in expected
+    assert "- formula: (regular-education enrolments (initial, primary, secondary)) ÷ (census residents aged 4-19) " \
+        "× 100\n" in expected
+    assert expected.count(" × 1,000\n") == 5  # the five rates per 1,000 (SERVICE_INDICATORS' multipliers)
 
 
 def test_the_check_command_reports_every_city(capsys):
