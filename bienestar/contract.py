@@ -17,7 +17,9 @@ Version history: 1, the marts as first published; 2, `data_quality.partition` an
 indicator values, `time_basis` in the catalogue, the planners' views and `change_basis`; 3, `area_population`
 (every area's population per census year) and `dimensions.in_index` (whether the index scores the dimension);
 4, the change on a common basis: `index_change` rebuilt on what both periods measure, `index_weights.weight` the
-weight actually used (with `declared_weight` and `basis`), `change_basis.basis`.
+weight actually used (with `declared_weight` and `basis`), `change_basis.basis`; 5, the household survey:
+`survey_measures` and `survey_estimates` (design-based estimates with standard errors, Fay-Herriot small-area
+estimates).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def change_basis_name(period_from: str, period_to: str) -> str:
@@ -177,6 +179,37 @@ TABLES: dict[str, Table] = {
          "period_from": "the earlier census year", "period_to": "the later one",
          "value_from": "value in period_from", "value_to": "value in period_to",
          "change": "value_to - value_from", "change_pp": "the change in percentage points (shares only)"},
+        optional=True),
+    "survey_measures": Table(
+        "What each household-survey measure is: income poverty (FGT), the integrated poverty method's groups, "
+        "satisfaction with the neighbourhood by topic (docs/survey.md).",
+        {"city": AREA["city"], "measure_id": "key into marts.survey_estimates",
+         "name_es": "the measure's name in Spanish", "name_en": "its name in English",
+         "definition": "what it measures, with the poverty line it uses",
+         "unit": "`share`, `score 1-10` or `score 0-100`", "direction": "+1 higher is better, -1 lower is better",
+         "dimension": "`poverty` or `perception` (the subjective dimension beside the objective index)",
+         "unit_of": "`persons` (households weighted by their members) or `households`",
+         "source": "the survey's name"}, optional=True),
+    "survey_estimates": Table(
+        "Every survey measure for the city, each macrodistrict and the small-area level: direct design-based "
+        "estimates with their standard errors, and Fay-Herriot estimates with their MSE.",
+        {"city": AREA["city"], "period": "the year the survey describes",
+         "area_id": "the area (`la_paz_demo` itself for the whole city)",
+         "level": "the area's level (`city` for the whole city)", "measure_id": "key into marts.survey_measures",
+         "method": "`direct` (the survey alone), `eblup` (Fay-Herriot: the direct estimate shrunk towards a "
+                   "census-based prediction) or `synthetic` (no household sampled: the prediction alone)",
+         "estimate": "the estimate (NULL when withheld)",
+         "se": "its standard error: linearised for direct estimates, the square root of the MSE otherwise",
+         "ci_low": "lower end of the 95% interval (t with the design's degrees of freedom for direct estimates)",
+         "ci_high": "upper end of the 95% interval", "cv": "se / estimate",
+         "households": "responding households behind a direct estimate (those sampled in the area for a model one)",
+         "df": "degrees of freedom of the design (PSUs - strata); NULL for model-based estimates",
+         "reliable": "false when withheld or when the coefficient of variation is above the city's `max_cv`",
+         "suppressed": "true when fewer responding households than the city's `min_households`: withheld",
+         "note": "why withheld or unreliable; the model's σ²_v and shrinkage γ for Fay-Herriot rows"},
+        notes="Read a survey figure with its interval: a macrodistrict's estimate rests on a few dozen "
+              "households. Model-based rows (`eblup`, `synthetic`) borrow strength from census covariates "
+              "(`survey.small_area` in city.yaml); their `se` is the estimated root MSE (Prasad-Rao).",
         optional=True),
     "data_quality": Table(
         "The latest result of every data-quality check behind this snapshot (failed warnings included).",

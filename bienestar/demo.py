@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from bienestar import settings
 from cities import City
 
-DELIVERED_AS_FILES = ("census", "boundaries")  # folders the census office hands over as files
+DELIVERED_AS_FILES = ("census", "boundaries", "survey")  # folders handed over as files (census office, survey)
 
 
 def portal_dir(city: City):

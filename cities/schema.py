@@ -157,6 +157,64 @@ class Sensors(Section):
     spike_factor: float = Field(5, gt=1, description="a reading this many times the sensor's median is a spike")
 
 
+class PovertyLines(Section):
+    """`survey.poverty_lines:` the official income poverty lines the survey's income is compared with."""
+
+    extreme: float = Field(gt=0, description="extreme poverty line (the cost of the basic food basket), per person")
+    moderate: float = Field(gt=0, description="moderate poverty line (food and essential non-food), per person")
+    unit: str = Field(description="currency and period, e.g. Bs per person per month")
+    year: int = Field(description="the year the lines are valued in")
+    source: str = Field(description="where the lines come from (publication, table)")
+
+    @model_validator(mode="after")
+    def _extreme_below_moderate(self):
+        if self.extreme >= self.moderate:
+            raise ValueError(f"the extreme line ({self.extreme}) must be below the moderate one ({self.moderate})")
+        return self
+
+
+class SurveyDesign(Section):
+    """`survey.design:` the columns of the survey households file that describe its sample design."""
+
+    stratum: str = Field("stratum", description="the stratum of each household")
+    psu: str = Field("psu", description="its primary sampling unit (cluster)")
+    weight: str = Field("design_weight", description="its design weight: the inverse of its selection probability")
+    responded: str = Field("responded", description="1 if it answered, 0 if not (weights are adjusted for it)")
+    area: str = Field("zone_code", description="the smallest area it lives in (a code of the boundary file)")
+
+
+class SmallArea(Section):
+    """`survey.small_area:` Fay-Herriot estimates where the survey is too thin for a direct estimate."""
+
+    level: str = Field(description="the area level estimated (a level id, e.g. distrito)")
+    covariates: list[str] = Field(min_length=1, description="census indicators (catalogue ids) used as "
+                                                            "covariates, the same year")
+    measures: list[str] = Field(["income_poverty_moderate"], description="the survey measures estimated")
+
+
+class Survey(Section):
+    """`survey:` a household survey (docs/survey.md): landed, pseudonymised and staged like the census."""
+
+    name: str = Field(description="the survey's name, as reports cite it")
+    vintage: str = Field(description="the year the survey describes (a census year of the city)")
+    households: CensusPart = Field(description="the survey households file")
+    persons: CensusPart = Field(description="the survey persons file")
+    design: SurveyDesign = Field(SurveyDesign(), description="the design columns")
+    income: str = Field("income_per_capita", description="income per person per month, same unit as the lines")
+    poverty_lines: PovertyLines = Field(description="the official lines")
+    perception_topics: list[str] = Field([], description="topics rated 1 to 10 (columns satisfaction_<topic>)")
+    min_households: PositiveInt = Field(30, description="fewer responding households than this in a domain and "
+                                                        "its direct estimates are withheld")
+    max_cv: float = Field(0.3, gt=0, description="a direct estimate whose coefficient of variation is above this "
+                                                  "is published flagged as unreliable")
+    small_area: SmallArea | None = Field(None, description="small-area estimates (none: direct only)")
+
+    @field_validator("vintage", mode="before")
+    @classmethod
+    def _year_text(cls, value):
+        return str(value) if isinstance(value, int) else value
+
+
 class Disclosure(Section):
     """`disclosure:` small-count rules every published figure passes (docs/privacy.md)."""
 
@@ -240,6 +298,7 @@ class CityConfig(Section):
     census: Census = Field(description="the census: microdata files or aggregate tables")
     services: Services | None = Field(None, description="municipal service records (none: no service indicators)")
     sensors: Sensors | None = Field(None, description="sensor readings (none: no sensor indicators)")
+    survey: Survey | None = Field(None, description="a household survey (none: no survey measures)")
     months: list[str] = Field([], description="YYYY-MM months of services and sensors the indicators use")
     quality: dict[str, Any] = Field({}, description="quality thresholds over the defaults and `severity` "
                                                     "overrides (docs/quality.md)")

@@ -90,11 +90,23 @@ def indicators_dag(city):
             outlet_events[outlet].extra = {"periods": marts_periods(city), "checks": sum(r["checks"] for r in results)}
             return results
 
+        @task(pool=pool, doc_md="Estimate the household survey's measures (income poverty FGT 0/1/2, the integrated "
+              "poverty method's groups, satisfaction by topic) with their standard errors, directly by macrodistrict "
+              "and by Fay-Herriot for smaller areas, into `marts.survey_estimates` (docs/survey.md).")
+        def build_survey_estimates(gated):
+            from indicators.survey_marts import build_survey_estimates
+
+            with task_errors():
+                return build_survey_estimates(city)
+
         ready = check_sources_complete()
         built = build_indicator_values(ready)
         gated = gate_indicator_values(built)
         scored = build_index_scores(gated)
-        close_run(city, [ready, built, gated, scored, gate_index_scores(scored)])
+        steps = [ready, built, gated, scored, gate_index_scores(scored)]
+        if city.settings.survey is not None:
+            steps.append(build_survey_estimates(gated))
+        close_run(city, steps)
 
     return build_indicators()
 

@@ -95,10 +95,28 @@ def census_dag(city):
             outlet_events[outlet].extra = {"partition": year, **counts}
             return result
 
+        @task(pool=pool, doc_md="Land and stage the household survey of the census year it describes (docs/survey.md): "
+              "identifiers dropped, ids pseudonymised, design and answers typed (failures quarantined).")
+        def stage_survey_files(staged, params=None):
+            from sources.deliveries import land_survey
+            from transforms.survey import stage_survey
+
+            year = census_year_of(city, params, None)
+            if year != city.settings.survey.vintage:
+                return {"skipped": f"the survey describes {city.settings.survey.vintage}, not {year}"}
+            with task_errors():
+                return {"landed": land_survey(city), "staged": stage_survey(city)}
+
         landed = land_census_files()
         gated = gate_raw_census(landed)
         counts = build_staging_census(gated)
-        close_run(city, [landed, gated, counts, gate_staging_census(counts)])
+        gate = gate_staging_census(counts)
+        steps = [landed, gated, counts]
+        if city.settings.survey is not None:  # staged before the gate whose Asset event starts build_indicators
+            survey = stage_survey_files(counts)
+            survey >> gate
+            steps.append(survey)
+        close_run(city, [*steps, gate])
 
     return ingest_census()
 

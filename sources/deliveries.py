@@ -79,6 +79,28 @@ def land_census(city: City, vintage: str | None = None) -> dict[str, int]:
     return counts
 
 
+def land_survey(city: City) -> dict[str, int]:
+    """The household survey's households and persons into raw (raw.survey_households, raw.survey_persons): direct
+    identifiers dropped, ids pseudonymised with the census's key (docs/survey.md). A survey is a few thousand
+    households: read whole."""
+    survey = city.settings.survey
+    if survey is None:
+        raise ValueError(f"{city.name} has no survey (city.yaml survey:)")
+    landing = settings.paths().landing_for(city.name)
+    key = settings.pseudonym_key(city.name, demo=city.demo)
+    counts = {}
+    with warehouse.session(city) as con:
+        for part in ("households", "persons"):
+            spec = getattr(survey, part)
+            delivery = prepare_delivery(landing / spec.file, relative=spec.file, source=f"survey/{part}",
+                                        loaded_for=survey.vintage, required=spec.required, drop=spec.drop,
+                                        pseudonymise=spec.pseudonymise, key=key, split_lineage=True)
+            partition = {"city": city.name, "_source": f"survey/{part}", "_loaded_for": survey.vintage}
+            counts[part] = warehouse.replace_partition(con, f"raw.survey_{part}", delivery.frame, partition,
+                                                       constants=delivery.lineage)
+    return counts
+
+
 def land_services(city: City, month: str) -> dict[str, int]:
     """Every service family's delivery for one month into raw.service_records."""
     services = city.section("services")

@@ -272,8 +272,8 @@ def test_same_seed_and_scale_give_identical_bytes(landing: Path, tmp_path: Path)
     generate(again, scale=SCALE, seed=SEED, months=MONTHS)
     first, second = _file_hashes(landing), _file_hashes(again)
     assert "services/stale_2019-01.csv" not in second
-    # zones, census (2), the earlier census (2), services, stations, readings, manifest
-    assert len(first) == 1 + 2 + 2 + len(FAMILIES) * len(MONTHS) + 1 + len(MONTHS) + 1
+    # zones, census (2), the earlier census (2), services, stations, readings, the survey (2), manifest
+    assert len(first) == 1 + 2 + 2 + len(FAMILIES) * len(MONTHS) + 1 + len(MONTHS) + 2 + 1
     assert first == second
 
 

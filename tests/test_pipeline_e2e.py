@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e  # real DAG runs of a whole city: make test, not ma
 
 MARTS = ["areas", "area_population", "indicator_values", "index_scores", "indicator_catalogue", "dimensions",
          "index_weights", "index_uncertainty", "index_runs", "data_quality", "index_change", "indicator_change",
-         "change_basis", "levels", "schema_version"]
+         "change_basis", "levels", "schema_version", "survey_measures", "survey_estimates"]
 # and publication, sources: the publication event (conftest.PUBLICATION_EVENT)
 
 
@@ -279,7 +279,8 @@ def test_failed_run_names_the_task_and_leaves_the_published_files(pipeline_run, 
     assert "ingest_census" in message and "land_census_files failed" in message
     assert "missing field(s) water_source" in message and str(households) in message
     skipped = message.split("not run because of it: ")[1].splitlines()[0]
-    assert set(skipped.split(", ")) == {"gate_raw_census", "build_staging_census", "gate_staging_census"}
+    assert set(skipped.split(", ")) == {"gate_raw_census", "build_staging_census", "gate_staging_census",
+                                        "stage_survey_files"}
     assert (paths.current_snapshot_for(city.name).read_bytes(), report.read_bytes()) == published
 
 
@@ -299,7 +300,7 @@ def test_the_snapshot_keeps_the_published_contract_and_its_docs(pipeline_run):
 
 def test_lineage_lists_every_delivery_behind_the_snapshot(pipeline_run, city):
     publication = read("SELECT * FROM marts.publication")
-    assert len(publication) == 1 and publication["schema_version"].iloc[0] == 4  # bienestar.contract.SCHEMA_VERSION
+    assert len(publication) == 1 and publication["schema_version"].iloc[0] == 5  # bienestar.contract.SCHEMA_VERSION
     sources = read("SELECT source, period, count(*) AS files, sum(rows) AS rows FROM marts.sources GROUP BY ALL")
     by_source = sources.groupby("source")["files"].sum()
     assert by_source["census/households"] == 2 and by_source["census/persons"] == 2  # 2012 and 2024

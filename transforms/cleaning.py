@@ -132,7 +132,9 @@ def type_fields(cleaned: Cleaned, fields: dict[str, Field], record_id: str) -> N
             cleaned.reject(problem, reason=reason, record_id=record_id, fld=name)
         else:
             cleaned.flag(problem, reason=reason + " (record kept, field left empty)", record_id=record_id, fld=name)
-        cleaned.frame = cleaned.frame.assign(**{name: value})  # aligned on the index: rejected rows are gone
+        # aligned on the index (rejected rows are gone); reindexed, or a frame every row of which was rejected
+        # would take the typed column's index back and bring them back as empty rows
+        cleaned.frame = cleaned.frame.assign(**{name: value.reindex(cleaned.frame.index)})
 
 
 def _expected(spec: Field) -> str:

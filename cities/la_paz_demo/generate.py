@@ -1016,7 +1016,7 @@ def _plant_reading_faults(
 # Writing
 # ---------------------------------------------------------------------------------------------------------
 
-OUTPUT_DIRS = ("boundaries", "census", "services", "sensors", "_manifest")
+OUTPUT_DIRS = ("boundaries", "census", "services", "sensors", "survey", "_manifest")
 
 
 def _json(obj: object) -> str:
@@ -1171,7 +1171,8 @@ def generate(
     geo = build_geography()
     _write_zones(out.root / "boundaries/zones.geojson", geo)
     out.wrote("boundaries/zones.geojson", len(geo.zones), f"zones in {len(geo.districts)} districts")
-    zone_stats = _write_census(out, geo, scale, seed)
+    zone_stats, households, persons = _write_census(out, geo, scale, seed)
+    _write_survey(out, geo, households, persons, seed)
     for vintage, shift in (EARLIER_CENSUSES if earlier_censuses is None else earlier_censuses).items():
         _write_earlier_census(out, geo, scale, seed, vintage, shift)
     _write_services(out, geo, zone_stats, seed, months)
@@ -1194,14 +1195,17 @@ def generate(
     return manifest
 
 
-def _write_census(out: _Output, geo: Geography, scale: float, seed: int) -> pd.DataFrame:
-    """Draw and write households and persons; return the per-zone figures service volumes depend on."""
+def _write_census(out: _Output, geo: Geography, scale: float, seed: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Draw and write households and persons; return the per-zone figures service volumes depend on, and the
+    households and persons as drawn (before any planted fault: the survey samples the population, not the file)."""
     rng = _rng(seed, 1)
     zones = _zone_table(geo, scale, rng)
     households = _draw_households(geo, zones, rng)
     persons = _draw_persons(households, rng)
     households["head_name"] = persons["full_name"].to_numpy()[_first_member_rows(households)]
     zone_stats = _zone_stats(zones, households, persons)
+    drawn = households.copy()
     source = "census/households.csv"
     households, planted = _plant_located_faults(
         households, CENSUS_FAULTS, "household_id", source, _rng(seed, 2)
@@ -1211,7 +1215,83 @@ def _write_census(out: _Output, geo: Geography, scale: float, seed: int) -> pd.D
     out.wrote(source, len(households), "households")
     _write_csv(out.root / "census/persons.csv", persons, PERSON_COLUMNS)
     out.wrote("census/persons.csv", len(persons), "persons")
-    return zone_stats
+    return zone_stats, drawn, persons
+
+
+# The household survey (docs/survey.md): a stratified two-stage sample of the census year's households. Strata are
+# the macrodistricts; SURVEY_PSUS zones (the primary sampling units) are drawn at random in each, then
+# SURVEY_HOUSEHOLDS households at random in each zone drawn (all of a smaller zone): a fixed-size sample (432
+# households; a real survey's size is set by the precision it needs), 2% of the households at the default scale.
+# The design weight is the inverse of the two selection probabilities. A household answers with probability
+# SURVEY_RESPONSE - SURVEY_RESPONSE_SLOPE x deprivation (the poorest answer less, as in real surveys):
+# non-respondents are listed with responded = 0 and no answers, so weights can be adjusted for them.
+SURVEY_PSUS = 4
+SURVEY_HOUSEHOLDS = 12
+SURVEY_RESPONSE, SURVEY_RESPONSE_SLOPE = 0.9, 0.04
+# Income per capita (Bs a month): log-normal, falling with the household's latent deprivation.
+SURVEY_LOG_INCOME, SURVEY_INCOME_SLOPE, SURVEY_INCOME_SD = 7.2, 0.45, 0.55
+# Satisfaction with the neighbourhood, 1 to 10, per topic: an intercept per topic, lower where deprivation is
+# higher; "don't know" (empty) in SURVEY_DONT_KNOW of answers.
+SURVEY_TOPICS = {"water": 6.8, "transport": 5.2, "safety": 4.6, "green_spaces": 5.5, "waste_collection": 6.1}
+SURVEY_TOPIC_SLOPE, SURVEY_TOPIC_SD, SURVEY_DONT_KNOW = 0.9, 1.6, 0.04
+SURVEY_HOUSEHOLD_COLUMNS = (
+    "household_id", "stratum", "psu", "zone_code", "design_weight", "responded", "interviewer", "wall_material",
+    "floor_material", "roof_material", "rooms", "bedrooms", "water_source", "sanitation", "electricity",
+    "cooking_fuel", "members", "income_per_capita", *(f"satisfaction_{t}" for t in SURVEY_TOPICS),
+)
+SURVEY_PERSON_COLUMNS = (
+    "person_id", "household_id", "sex", "age", "literate", "attends_school", "years_schooling", "health_insurance",
+)
+
+
+def _write_survey(out: _Output, geo: Geography, households: pd.DataFrame, persons: pd.DataFrame,
+                  seed: int) -> None:
+    """The survey's households and persons (survey/households.csv, survey/persons.csv), with its own ids."""
+    rng = _rng(seed, 10)
+    strata: dict[str, list[str]] = {}
+    for zone in geo.zones:
+        strata.setdefault(zone.macrodistrict_code, []).append(zone.code)
+    chosen = []
+    for stratum, zone_codes in sorted(strata.items()):
+        picked = rng.choice(sorted(zone_codes), size=min(SURVEY_PSUS, len(zone_codes)), replace=False)
+        for zone in sorted(picked):
+            members = households.index[households["zone_code"] == zone].to_numpy()
+            take = rng.choice(members, size=min(SURVEY_HOUSEHOLDS, len(members)), replace=False)
+            weight = len(zone_codes) / len(picked) * len(members) / len(take)
+            chosen += [(row, stratum, zone, weight) for row in sorted(take)]
+    rows = np.array([c[0] for c in chosen])
+    sample = households.loc[rows].reset_index(drop=True)
+    sample["stratum"] = [c[1] for c in chosen]
+    sample["psu"] = sample["zone_code"]
+    sample["design_weight"] = np.round([c[3] for c in chosen], 6)
+    n = len(sample)
+    deprivation = sample["deprivation"].to_numpy()
+    responded = rng.random(n) < np.clip(SURVEY_RESPONSE - SURVEY_RESPONSE_SLOPE * deprivation, 0.5, 0.98)
+    sample["responded"] = np.where(responded, "1", "0")
+    sample["interviewer"] = _pick(rng, MALE_NAMES + FEMALE_NAMES, n)   # a direct identifier: dropped at landing
+    income = np.exp(SURVEY_LOG_INCOME - SURVEY_INCOME_SLOPE * deprivation + rng.normal(0, SURVEY_INCOME_SD, n))
+    sample["income_per_capita"] = np.round(income, 2)
+    for topic, intercept in SURVEY_TOPICS.items():
+        score = np.clip(np.round(intercept - SURVEY_TOPIC_SLOPE * deprivation + rng.normal(0, SURVEY_TOPIC_SD, n)),
+                        1, 10).astype(int).astype(str).astype(object)
+        score[rng.random(n) < SURVEY_DONT_KNOW] = ""
+        sample[f"satisfaction_{topic}"] = score
+    answers = [c for c in SURVEY_HOUSEHOLD_COLUMNS if c not in ("stratum", "psu", "zone_code", "design_weight",
+                                                                  "responded", "household_id", "interviewer")]
+    sample[answers] = sample[answers].astype(object).where(
+        pd.DataFrame({c: responded for c in answers}, index=sample.index), "")
+    census_ids = sample["household_id"].to_numpy()
+    sample["household_id"] = [f"S{i:05d}" for i in range(1, n + 1)]   # the survey's own ids: no link to the census
+    new_id = dict(zip(census_ids, sample["household_id"], strict=True))
+    members = persons[persons["household_id"].isin(set(census_ids[responded]))].copy()
+    members["household_id"] = members["household_id"].map(new_id)
+    members = members.sort_values(["household_id", "person_id"], kind="stable").reset_index(drop=True)
+    members["person_id"] = [f"SP{i:06d}" for i in range(1, len(members) + 1)]
+    _write_csv(out.root / "survey/households.csv", sample, SURVEY_HOUSEHOLD_COLUMNS)
+    out.wrote("survey/households.csv", n, f"survey households ({int(responded.sum())} answered)")
+    _write_csv(out.root / "survey/persons.csv", members, SURVEY_PERSON_COLUMNS)
+    out.wrote("survey/persons.csv", len(members), "survey persons")
+
 
 
 def _write_earlier_census(out: _Output, geo: Geography, scale: float, seed: int, vintage: str,

@@ -1,0 +1,93 @@
+"""The household survey from raw into `staging.survey_households` and `staging.survey_persons` (docs/survey.md).
+
+Design fields (stratum, PSU, design weight, response, area) are typed for every sampled household, answers only
+for those that responded: a non-respondent stays in staging, without answers, because the weights are adjusted
+for it. A household whose area is not a zone of the boundaries, or whose design fields fail, is quarantined.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bienestar import warehouse
+from bienestar.warehouse import read_frame
+from cities import City
+from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
+from transforms.cleaning import Cleaned, Field, drop_duplicates, type_fields
+
+DESIGN_FIELDS = {
+    "stratum": Field("text", required=True),
+    "psu": Field("text", required=True),
+    "design_weight": Field("float", required=True, minimum=1),   # the inverse of a probability: at least 1
+    "responded": Field("bool", required=True),
+}
+
+
+def answer_fields(topics: list[str]) -> dict[str, Field]:
+    """The answers typed for responding households: the census's household items, income, satisfaction 1-10."""
+    return {**HOUSEHOLD_FIELDS, "income_per_capita": Field("float", minimum=0, non_response=True),
+            **{f"satisfaction_{t}": Field("int", minimum=1, maximum=10, non_response=True) for t in topics}}
+
+
+def stage_survey_households(raw: pd.DataFrame, city: City, zones: set[str]) -> Cleaned:
+    """Typed survey households with their zone (`area_id`); the rest quarantined with a reason."""
+    survey = city.settings.survey
+    design = survey.design
+    renamed = raw.rename(columns={design.stratum: "stratum", design.psu: "psu", design.weight: "design_weight",
+                                  design.responded: "responded", design.area: "area_id",
+                                  survey.income: "income_per_capita"})
+    cleaned = Cleaned(renamed.copy())
+    drop_duplicates(cleaned, "household_id", [c for c in renamed.columns if not c.startswith("_") and c != "city"])
+    cleaned.reject(~cleaned.frame["area_id"].isin(zones),
+                   reason="area not in the boundaries (the survey's zone code is no zone of the city)",
+                   record_id="household_id", fld=design.area)
+    type_fields(cleaned, DESIGN_FIELDS, "household_id")
+    responded = cleaned.frame["responded"].fillna(False).astype(bool)
+    answered = Cleaned(cleaned.frame[responded].copy())
+    fields = answer_fields(survey.perception_topics)
+    type_fields(answered, fields, "household_id")   # a respondent whose answers fail is quarantined
+    cleaned.quarantine.extend(answered.quarantine)
+    silent = cleaned.frame[~responded].drop(columns=[c for c in fields if c in cleaned.frame])
+    silent = silent.assign(**{name: pd.Series(pd.NA, index=silent.index, dtype=answered.frame[name].dtype)
+                              for name in fields})   # no answers: typed NULLs
+    frame = pd.concat([answered.frame, silent], ignore_index=True)
+    columns = ["household_id", "area_id", *DESIGN_FIELDS, *fields, "_delivery", "_row"]
+    cleaned.frame = frame[columns].sort_values("household_id").reset_index(drop=True)
+    return cleaned
+
+
+def stage_survey_persons(raw: pd.DataFrame, households: pd.DataFrame) -> Cleaned:
+    """Typed survey persons of staged, responding households; the rest quarantined."""
+    cleaned = Cleaned(raw.copy())
+    drop_duplicates(cleaned, "person_id", [c for c in raw.columns if not c.startswith("_") and c != "city"])
+    answering = households.loc[households["responded"].astype(bool), ["household_id", "area_id"]]
+    area = answering.set_index("household_id")["area_id"]
+    cleaned.frame = cleaned.frame.assign(area_id=cleaned.frame["household_id"].map(area).astype("string"))
+    cleaned.reject(cleaned.frame["area_id"].isna(),
+                   reason="household not among the staged responding survey households", record_id="person_id",
+                   fld="household_id")
+    type_fields(cleaned, PERSON_FIELDS, "person_id")
+    columns = ["person_id", "household_id", "area_id", *PERSON_FIELDS, "_delivery", "_row"]
+    cleaned.frame = cleaned.frame[columns].sort_values("person_id").reset_index(drop=True)
+    return cleaned
+
+
+def stage_survey(city: City) -> dict[str, int]:
+    """staging.survey_households and staging.survey_persons from raw, the quarantine beside them."""
+    survey = city.settings.survey
+    key = {"city": city.name, "vintage": survey.vintage}
+    with warehouse.session(city) as con:
+        zones = {r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0",
+                                           [city.name]).fetchall()}
+        if not zones:
+            raise RuntimeError(f"no areas for {city.name!r} in staging: stage the census first")
+        raw = read_frame(con, "SELECT * FROM raw.survey_households WHERE city = ? ORDER BY _row", [city.name])
+        households = stage_survey_households(raw, city, zones)
+        raw = read_frame(con, "SELECT * FROM raw.survey_persons WHERE city = ? ORDER BY _row", [city.name])
+        persons = stage_survey_persons(raw, households.frame)
+        counts = {"households": warehouse.replace_partition(con, "staging.survey_households", households.frame, key),
+                  "persons": warehouse.replace_partition(con, "staging.survey_persons", persons.frame, key)}
+        for kind, cleaned in (("households", households), ("persons", persons)):
+            warehouse.replace_quarantine(con, city.name, "staging", f"survey/{kind}",
+                                         warehouse.quarantine_frame(cleaned.quarantine))
+    return {**counts, "quarantined": len(households.quarantine) + len(persons.quarantine)}
