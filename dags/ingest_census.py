@@ -95,9 +95,10 @@ def census_dag(city):
             outlet_events[outlet].extra = {"partition": year, **counts}
             return result
 
-        @task(pool=pool, doc_md="Land and stage the household survey of the census year it describes (docs/survey.md): "
-              "identifiers dropped, ids pseudonymised, design and answers typed (failures quarantined).")
-        def stage_survey_files(staged, params=None):
+        @task(pool=pool, doc_md="Land, stage and gate (`staging_survey`) the household survey of the census year it "
+              "describes (docs/survey.md): identifiers dropped, ids pseudonymised, design and answers typed "
+              "(failures quarantined); a blocking check failing stops the run.")
+        def stage_survey_files(staged, run_id=None, params=None):
             from sources.deliveries import land_survey
             from transforms.survey import stage_survey
 
@@ -105,7 +106,8 @@ def census_dag(city):
             if year != city.settings.survey.vintage:
                 return {"skipped": f"the survey describes {city.settings.survey.vintage}, not {year}"}
             with task_errors():
-                return {"landed": land_survey(city), "staged": stage_survey(city)}
+                counts = {"landed": land_survey(city), "staged": stage_survey(city)}
+            return {**counts, "gate": run_gate_task(city, "staging_survey", run_id, year)}
 
         landed = land_census_files()
         gated = gate_raw_census(landed)

@@ -18,7 +18,8 @@ from expectations.suites import DEFAULT_THRESHOLDS, SUITES, apply_severity, thre
 # nature, only their bounds).
 PLACEHOLDER_FACTS = {"previous_rows": 1000, "required": ["<the fields the city config lists as required>"],
                      "families": ["<configured service families>"], "units": ["pm25:ug/m3", "…"],
-                     "persons": 1000, "low": 0, "high": 600, "expected_rows": 0, "zones": ["<every zone>"]}
+                     "persons": 1000, "low": 0, "high": 600, "expected_rows": 0, "zones": ["<every zone>"],
+                     "topics": ["<topic>"]}
 
 INTRO = Path(__file__).with_name("quality_intro.md")  # the prose part of the page
 

@@ -478,6 +478,44 @@ def checks_staging_census(facts: dict) -> list[Check]:
     ]
 
 
+def read_staging_survey(con, city: City, partition: str) -> pd.DataFrame:
+    """The staged survey households, each with the responding PSUs of its stratum and its stratum's response
+    rate (docs/survey.md)."""
+    return read_frame(con, """
+        SELECT h.*, s.psus AS responding_psus_in_stratum, s.rate AS stratum_response_rate
+        FROM staging.survey_households h JOIN (
+            SELECT stratum, count(DISTINCT CASE WHEN responded THEN psu END) AS psus, avg(responded::INT) AS rate
+            FROM staging.survey_households WHERE city = ? AND vintage = ? GROUP BY stratum) s USING (stratum)
+        WHERE h.city = ? AND h.vintage = ? ORDER BY h.household_id""",
+                      [city.name, partition, city.name, partition])
+
+
+def facts_staging_survey(con, city: City, partition: str) -> dict:
+    survey = city.settings.survey
+    return {**thresholds(city), "topics": list(survey.perception_topics) if survey else []}
+
+
+def checks_staging_survey(facts: dict) -> list[Check]:
+    return [
+        blocking("household_unique", "ExpectColumnValuesToBeUnique", "one row per sampled household",
+                 column="household_id"),
+        blocking("area_placed", "ExpectColumnValuesToNotBeNull", "every sampled household lives in a zone of the "
+                 "city", column="area_id"),
+        blocking("design_weight", "ExpectColumnValuesToBeBetween", "a design weight is the inverse of a selection "
+                 "probability: at least 1", column="design_weight", min_value=1),
+        blocking("two_psus_per_stratum", "ExpectColumnValuesToBeBetween", "every stratum keeps at least two "
+                 "responding PSUs, or its variance cannot be estimated", column="responding_psus_in_stratum",
+                 min_value=2),
+        blocking("income_not_negative", "ExpectColumnValuesToBeBetween", "income per capita is not negative",
+                 column="income_per_capita", min_value=0),
+        *[blocking(f"satisfaction_{topic}", "ExpectColumnValuesToBeBetween", "satisfaction is rated 1 to 10",
+                   column=f"satisfaction_{topic}", min_value=1, max_value=10) for topic in facts["topics"]],
+        warning("response_rate", "ExpectColumnValuesToBeBetween", "every stratum's response rate is at least half "
+                "(below it, non-response weighting carries more of the estimate than the answers do)",
+                column="stratum_response_rate", min_value=0.5),
+    ]
+
+
 def read_staging_services(con, city: City, partition: str) -> pd.DataFrame:
     return read_frame(con, "SELECT * FROM staging.service_records WHERE city = ? AND month = ? "
                            "ORDER BY family, record_id", [city.name, partition])
@@ -766,6 +804,8 @@ SUITES = {suite.name: suite for suite in [
           checks_raw_sensors, facts_raw_sensors, raw_table="raw.sensor_readings"),
     Suite("staging_census", "staging", "typed, placed households and persons", read_staging_census,
           checks_staging_census, facts_staging_census),
+    Suite("staging_survey", "staging", "the typed household survey: design, response, answers (docs/survey.md)",
+          read_staging_survey, checks_staging_survey, facts_staging_survey),
     Suite("staging_service_records", "staging", "typed, placed public-service records, one month",
           read_staging_services, checks_staging_services, facts_staging_services),
     Suite("staging_sensor_readings", "staging", "flagged sensor readings, one data interval (a day)",

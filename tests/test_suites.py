@@ -136,6 +136,32 @@ def test_staging_census_population_total():
     assert failures("staging_census", staging_households(), {**FACTS, "persons": 12}) == {"population_total"}
 
 
+def staging_survey():
+    return pd.DataFrame({"household_id": ["a", "b", "c"], "area_id": ["Z1", "Z1", "Z2"],
+                         "design_weight": [1.0, 12.5, 40.0], "responding_psus_in_stratum": [2, 2, 3],
+                         "income_per_capita": [0.0, 850.0, None], "satisfaction_water": [1, 10, None],
+                         "stratum_response_rate": [0.5, 0.9, 1.0]})
+
+
+@pytest.mark.parametrize("defect, change, expected", [
+    ("clean, every value at its limit", lambda f: f, set()),
+    ("duplicate household", lambda f: f.assign(household_id=["a", "a", "c"]), {"household_unique"}),
+    ("unplaced household", lambda f: f.assign(area_id=["Z1", None, "Z2"]), {"area_placed"}),
+    ("weight below 1", lambda f: f.assign(design_weight=[0.99, 12.5, 40.0]), {"design_weight"}),
+    ("one responding PSU in a stratum", lambda f: f.assign(responding_psus_in_stratum=[1, 2, 3]),
+     {"two_psus_per_stratum"}),
+    ("negative income", lambda f: f.assign(income_per_capita=[-0.01, 850.0, None]), {"income_not_negative"}),
+    ("satisfaction 0", lambda f: f.assign(satisfaction_water=[0, 10, None]), {"satisfaction_water"}),
+    ("satisfaction 11", lambda f: f.assign(satisfaction_water=[1, 11, None]), {"satisfaction_water"}),
+    ("response rate below half", lambda f: f.assign(stratum_response_rate=[0.49, 0.9, 1.0]), {"response_rate"}),
+])
+def test_staging_survey(defect, change, expected):
+    facts = {**FACTS, "topics": ["water"]}
+    assert failures("staging_survey", change(staging_survey()), facts) == expected, defect
+    severity = {c.key: c.severity for c in SUITES["staging_survey"].checks(facts)}
+    assert severity["response_rate"] == "warning" and severity["two_psus_per_stratum"] == "blocking"
+
+
 def staging_records():
     return pd.DataFrame({"family": ["police_reports", "water_outages"], "record_id": ["r1", "r1"],
                          "area_id": ["Z1", "Z2"]})
