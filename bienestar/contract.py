@@ -189,6 +189,9 @@ TABLES: dict[str, Table] = {
          "unit": "`share`, `score 1-10` or `score 0-100`", "direction": "+1 higher is better, -1 lower is better",
          "dimension": "`poverty` or `perception` (the subjective dimension beside the objective index)",
          "unit_of": "`persons` (households weighted by their members) or `households`",
+         "poverty_line": "the income line the measure uses, per person (NULL for satisfaction)",
+         "line_unit": "the line's currency, period and year (`Bs per person per month, 2024`)",
+         "line_source": "where the line comes from (the sample city's are illustrative: docs/survey.md)",
          "source": "the survey's name"}, optional=True),
     "survey_estimates": Table(
         "Every survey measure for the city, each macrodistrict and the small-area level: direct design-based "
@@ -200,7 +203,8 @@ TABLES: dict[str, Table] = {
                    "census-based prediction) or `synthetic` (no household sampled: the prediction alone)",
          "estimate": "the estimate (NULL when withheld)",
          "se": "its standard error: linearised for direct estimates, the square root of the MSE otherwise",
-         "ci_low": "lower end of the 95% interval (t with the design's degrees of freedom for direct estimates)",
+         "ci_low": "lower end of the 95% interval (t with the design's degrees of freedom for direct estimates; a "
+                   "share's interval is cut at 0 and 1)",
          "ci_high": "upper end of the 95% interval", "cv": "se / estimate",
          "households": "responding households behind a direct estimate (those sampled in the area for a model one)",
          "df": "degrees of freedom of the design (PSUs - strata); NULL for model-based estimates",

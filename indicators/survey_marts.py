@@ -74,7 +74,14 @@ def survey_measures(city: City) -> pd.DataFrame:
                      "1-10 to 0-100: the subjective dimension beside the objective index.", "score 0-100", 1,
                      "perception", "households"))
     columns = ["measure_id", "name_es", "name_en", "definition", "unit", "direction", "dimension", "unit_of"]
-    return pd.DataFrame(rows, columns=columns).assign(source=survey.name)
+    out = pd.DataFrame(rows, columns=columns)
+    line = {"income_poverty_extreme": lines.extreme, "income_poverty_moderate": lines.moderate,
+            "income_poverty_gap": lines.moderate, "income_poverty_severity": lines.moderate,
+            **{f"ipm_{group}": lines.moderate for group in IPM_GROUPS}}
+    return out.assign(poverty_line=out["measure_id"].map(line).astype(float),
+                      line_unit=np.where(out["measure_id"].isin(list(line)), f"{lines.unit}, {lines.year}", None),
+                      line_source=np.where(out["measure_id"].isin(list(line)), lines.source, None),
+                      source=survey.name)
 
 
 def adjusted_weights(households: pd.DataFrame) -> pd.Series:
@@ -129,8 +136,11 @@ def direct_estimates(units: pd.DataFrame, measures: pd.DataFrame, domains: dict[
             cv = est.se / abs(est.estimate) if est.estimate else np.nan
             small = est.n < survey.min_households
             reliable = bool(not small and cv <= survey.max_cv)
+            low, high = est.ci_low, est.ci_high
+            if measure.unit == "share":   # a share's interval stays within 0 and 1
+                low, high = max(low, 0.0), min(high, 1.0)
             rows.append({"area_id": area_id, "level": level, "measure_id": measure.measure_id, "method": "direct",
-                         "estimate": est.estimate, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high,
+                         "estimate": est.estimate, "se": est.se, "ci_low": low, "ci_high": high,
                          "cv": cv, "households": est.n, "df": est.df, "reliable": reliable,
                          "suppressed": bool(small),
                          "note": (f"withheld: {est.n} responding households, fewer than {survey.min_households}"
@@ -182,8 +192,8 @@ def small_area_estimates(areas: pd.DataFrame, covariates: pd.DataFrame, survey, 
             root = float(np.sqrt(area.mse))
             rows.append({"area_id": area_id, "level": level, "measure_id": measure,
                          "method": "eblup" if area.sampled else "synthetic", "estimate": float(area.eblup),
-                         "se": root, "ci_low": float(area.eblup) - 1.96 * root,
-                         "ci_high": float(area.eblup) + 1.96 * root,
+                         "se": root, "ci_low": max(float(area.eblup) - 1.96 * root, 0.0),
+                         "ci_high": min(float(area.eblup) + 1.96 * root, 1.0),
                          "cv": root / abs(area.eblup) if area.eblup else np.nan,
                          "households": int(own["households"].get(area_id, 0)), "df": None, "reliable": True,
                          "suppressed": False, "note": "Fay-Herriot model estimate; se is the root MSE (Prasad-Rao)"})

@@ -154,6 +154,8 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
     sections += [("dimensions", words["dimensions"].format(words.level(top, lower=True)))]
     outside = model.outside_section(snap, nums, words)
     sections += [("outside-index", words["outside"])] if outside else []
+    survey = model.survey_section(snap, nums, words)
+    sections += [("survey", words["survey"])] if survey else []
     sections += [("indicators", words["indicators"])]
     profiles = model.profiles(snap, nums, words)
     sections += [("profiles", words["profiles"].format(words.level(top, lower=True)))] if profiles else []
@@ -196,6 +198,7 @@ def _render(snap: Snapshot, *, city_name: str, lang: str, quality_url: str | Non
         dimensions_mean=words["dimensions_mean"].format(words.level(base, lower=True), words.level(top, lower=True)),
         charts=charts,
         outside=outside,
+        survey=survey,
         indicators=model.indicator_rows(snap, nums, words),
         indicators_caption=words["indicators_caption"].format(words.level(base, lower=True)),
         indicator_top=model.level_table(snap, top, index_indicators, nums, words) if top != base else None,

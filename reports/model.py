@@ -384,6 +384,59 @@ def outside_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
     return {"intro": intro, "groups": groups}
 
 
+def _survey_value(value, unit: str, nums: Numbers) -> str:
+    return nums.percent(value) if unit == "share" else nums.decimal(value, 1)
+
+
+def survey_cell(row: dict | None, unit: str, nums: Numbers) -> str:
+    """A direct survey estimate with its interval, "32,9% (27,9–37,9)"; "s" when withheld; † when unreliable."""
+    if row is None:
+        return "—"
+    if row["suppressed"]:
+        return "s"
+    text = (f"{_survey_value(row['estimate'], unit, nums)} ({_survey_value(row['ci_low'], unit, nums)}"
+            f"–{_survey_value(row['ci_high'], unit, nums)})")
+    return text if row["reliable"] else text + " †"
+
+
+def survey_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
+    """The household survey: every measure for the city and each top-level area (direct estimates with their
+    intervals), and the small-area estimates of income poverty by the level the city models."""
+    if not snap.survey_measures or not snap.survey_estimates:
+        return None
+    direct = {(r["area_id"], r["measure_id"]): r for r in snap.survey_estimates if r["method"] == "direct"}
+    city_rows = [r for r in snap.survey_estimates if r["level"] == "city" and r["method"] == "direct"]
+    city_id = city_rows[0]["area_id"] if city_rows else None
+    tops = snap.areas_of(snap.top_level)
+    columns = [words["survey_all"], *[a.name for a in tops]]
+    rows = []
+    for measure in snap.survey_measures:
+        unit = measure["unit"]
+        cells = [survey_cell(direct.get((city_id, measure["measure_id"])), unit, nums),
+                 *[survey_cell(direct.get((a.area_id, measure["measure_id"])), unit, nums) for a in tops]]
+        rows.append({"name": name(words.lang, measure["name_es"], measure["name_en"]),
+                     "unit": "%" if unit == "share" else unit, "cells": cells})
+    model_rows = sorted((r for r in snap.survey_estimates if r["method"] in ("eblup", "synthetic")),
+                        key=lambda r: r["area_id"])
+    small = None
+    if model_rows:
+        level = model_rows[0]["level"]
+        small = {"title": words["survey_small"].format(words.level(level, lower=True)),
+                 "intro": words["survey_small_intro"].format(words.level(level, lower=True)),
+                 "rows": [{"name": snap.areas[r["area_id"]].name if r["area_id"] in snap.areas else r["area_id"],
+                           "value": nums.percent(r["estimate"]), "margin": "± " + nums.percent(1.96 * r["se"]),
+                           "households": nums.integer(r["households"]),
+                           "how": words[f"survey_method_{r['method']}"]} for r in model_rows]}
+    answered = max((r["households"] for r in city_rows), default=0)
+    by_id = {m["measure_id"]: m for m in snap.survey_measures}
+    extreme, moderate = by_id.get("income_poverty_extreme", {}), by_id.get("income_poverty_moderate", {})
+    intro = words["survey_intro"].format(snap.survey_measures[0]["source"], nums.integer(answered),
+                                         nums.integer(extreme.get("poverty_line")),
+                                         nums.integer(moderate.get("poverty_line")), moderate.get("line_unit") or "",
+                                         moderate.get("line_source") or "")
+    return {"intro": intro, "columns": columns, "rows": rows, "small": small}
+
+
 def profiles(snap: Snapshot, nums: Numbers, words: Words) -> list[dict]:
     """One profile per top-level area: its own score and the ranked areas of the smallest level inside it."""
     top, base = snap.top_level, snap.map_level

@@ -131,6 +131,9 @@ class Snapshot:
     data_through: object = None  # the last day the period's values cover (max period_end), when published
     # every dimension of the catalogue in display order, scored or not: id -> (es, en)
     dimension_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the household survey of this period (marts.survey_measures, marts.survey_estimates), when there is one
+    survey_measures: list[dict] = field(default_factory=list)
+    survey_estimates: list[dict] = field(default_factory=list)
 
     def areas_of(self, level: str) -> list[Area]:
         """Areas of one level, by id."""
@@ -254,6 +257,12 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
         if "publication" in tables:
             frame = con.execute(f"SELECT * FROM marts.publication WHERE {where}", params).df()
             snap.publication = frame.iloc[0].to_dict() if len(frame) else {}
+        if {"survey_measures", "survey_estimates"} <= tables:
+            frame = con.execute(f"SELECT * FROM marts.survey_measures WHERE {where} ORDER BY measure_id", params).df()
+            snap.survey_measures = frame.to_dict("records")
+            frame = con.execute(f"SELECT * FROM marts.survey_estimates WHERE period = ? AND {where} "
+                                "ORDER BY level, area_id, measure_id, method", [period, *params]).df()
+            snap.survey_estimates = frame.astype(object).where(frame.notna(), None).to_dict("records")
         if "sources" in tables:
             frame = con.execute(f"SELECT source, delivery, sha256, period, \"rows\", received_at FROM marts.sources "
                                 f"WHERE {where} ORDER BY source, period, delivery", params).df()

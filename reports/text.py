@@ -70,6 +70,21 @@ TEXT: dict[str, dict[str, str]] = {
         "cell_legend": "«s» = suprimido por confidencialidad, «—» = sin valor.",
         "outside": "Indicadores fuera del índice",
         "outside_intro": "Indicadores publicados por {} que no entran en el índice compuesto.",
+        "survey": "Encuesta de hogares",
+        "survey_intro": "{}: {} hogares respondieron. Cada cifra con su intervalo de confianza del 95 %, calculado "
+                        "según el diseño de la muestra (estratos y conglomerados). Líneas de pobreza: extrema {}, "
+                        "moderada {} ({}; {}).",
+        "survey_legend": "«s» = muy pocos hogares respondieron: no se publica; † = poco fiable (coeficiente de "
+                         "variación alto); «—» = sin valor.",
+        "survey_all": "Toda la ciudad",
+        "survey_small": "Pobreza por ingreso (línea moderada) por {}: estimaciones de áreas pequeñas",
+        "survey_small_intro": "La encuesta no alcanza para estimar cada {} por sí sola: el modelo de Fay–Herriot "
+                              "combina la estimación directa con una predicción a partir del censo (NBI, agua), y "
+                              "usa solo la predicción donde no se encuestó a nadie. ± es 1,96 veces la raíz del "
+                              "error cuadrático medio.",
+        "survey_method_eblup": "encuesta y censo",
+        "survey_method_synthetic": "solo censo",
+        "survey_how": "Fuente",
         "poverty_intro": "Pobreza: necesidades básicas insatisfechas (NBI) por estratos y pobreza multidimensional de "
                          "Alkire–Foster (H: incidencia, A: intensidad, M0 = H × A, con la contribución de cada "
                          "indicador).",
@@ -208,6 +223,20 @@ TEXT: dict[str, dict[str, str]] = {
         "cell_legend": "“s” = suppressed for confidentiality, “—” = no value.",
         "outside": "Indicators outside the index",
         "outside_intro": "Indicators published by {} that do not enter the composite index.",
+        "survey": "Household survey",
+        "survey_intro": "{}: {} households answered. Every figure with its 95% confidence interval, computed from "
+                        "the sample's design (strata and clusters). Poverty lines: extreme {}, moderate {} ({}; {}).",
+        "survey_legend": "“s” = too few households answered: not published; † = unreliable (high coefficient of "
+                         "variation); “—” = no value.",
+        "survey_all": "Whole city",
+        "survey_small": "Income poverty (moderate line) by {}: small-area estimates",
+        "survey_small_intro": "The survey is too thin to estimate each {} on its own: the Fay–Herriot model combines "
+                              "the direct estimate with a prediction from the census (NBI, water), and uses the "
+                              "prediction alone where nobody was surveyed. ± is 1.96 times the root mean squared "
+                              "error.",
+        "survey_method_eblup": "survey and census",
+        "survey_method_synthetic": "census only",
+        "survey_how": "Source",
         "poverty_intro": "Poverty: unsatisfied basic needs (NBI) by stratum and Alkire–Foster multidimensional poverty "
                          "(H: headcount, A: intensity, M0 = H × A, with each indicator's contribution).",
         "change": "Change between {} and {}",

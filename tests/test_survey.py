@@ -151,3 +151,30 @@ def test_the_generated_survey_is_a_two_percent_stratified_two_stage_sample(tmp_p
     persons = pd.read_csv(tmp_path / "survey/persons.csv", dtype=str)
     assert set(persons["household_id"]) <= set(sample.loc[sample["responded"] == "1", "household_id"])
     assert not set(sample["household_id"]) & set(census["household_id"])   # no link to the census
+
+
+def test_a_shares_interval_is_cut_at_zero():
+    """1 poor household of 32: the t interval around 1/32 on 2 degrees of freedom reaches below 0; published
+    from 0."""
+    data = units()
+    data["income_poverty_moderate"] = [1.0] + [0.0] * (len(data) - 1)
+    measures = survey_measures(CITY)
+    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
+    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
+                           CITY.settings.survey).iloc[0]
+    assert out["estimate"] == pytest.approx(1 / 32) and out["ci_low"] == 0.0 and out["ci_high"] < 1
+
+
+@pytest.mark.parametrize("row, expected", [
+    (None, "—"),
+    ({"suppressed": True, "reliable": False, "estimate": None, "ci_low": None, "ci_high": None}, "s"),
+    ({"suppressed": False, "reliable": True, "estimate": 0.329, "ci_low": 0.279, "ci_high": 0.379},
+     "32,9% (27,9%–37,9%)"),
+    ({"suppressed": False, "reliable": False, "estimate": 0.05, "ci_low": 0.0, "ci_high": 0.127},
+     "5,0% (0,0%–12,7%) †"),
+])
+def test_a_survey_cell_in_the_report(row, expected):
+    from reports.model import survey_cell
+    from reports.numbers import Numbers
+
+    assert survey_cell(row, "share", Numbers("es")) == expected
