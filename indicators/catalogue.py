@@ -119,7 +119,8 @@ def dimension_table(dimensions: pd.DataFrame, index_nodes: set[str]) -> pd.DataF
                              in_index=dimensions["dimension_id"].isin(index_nodes).to_numpy())
 
 
-def load_relations(path: Path = CATALOGUE_PATH, known: list[str] | None = None) -> list[Relation]:
+def load_relations(path: Path = CATALOGUE_PATH, known: list[str] | None = None, *,
+                   strict: bool = True) -> list[Relation]:
     """The catalogue's `relations:`: linear facts between indicators' counts that disclosure control must keep
     from giving a withheld cell away (privacy.disclosure.Relation). `known`: the indicator ids the relations may
     name (default: the file's entries; the registry adds the generated ones)."""
@@ -127,6 +128,6 @@ def load_relations(path: Path = CATALOGUE_PATH, known: list[str] | None = None) 
     if known is None:
         known = [entry.get("id") for entry in data.get("indicators") or []]
     try:
-        return expand_relations(data.get("relations") or [], known, str(path))
+        return expand_relations(data.get("relations") or [], known, str(path), strict=strict)
     except (ValueError, TypeError) as error:
         raise CatalogueError(str(error)) from None

@@ -421,13 +421,14 @@ def change_attack(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def attack(path: Path, relations: list | None = None) -> Findings:
-    """Every attack on the snapshot at `path`. `relations`: the sums the catalogue declares (default: the
-    shared indicators/catalogue.yaml's, which are public)."""
+    """Every attack on the snapshot at `path`. `relations`: the sums the catalogue declares (default: those of
+    the shared indicators/catalogue.yaml, which is public, over the indicators the snapshot publishes)."""
+    snapshot = read_snapshot(path)
     if relations is None:
-        from indicators.registry import city_catalogue
+        from indicators.catalogue import load_relations
 
-        relations = city_catalogue()[2]
-    return attack_tables(read_snapshot(path), relations)
+        relations = load_relations(known=list(snapshot["catalogue"]["indicator_id"]), strict=False)
+    return attack_tables(snapshot, relations)
 
 
 def attack_tables(snapshot: dict[str, pd.DataFrame], relations: list, structure: dict | None = None) -> Findings:

@@ -363,38 +363,51 @@ def audit(cells: pd.DataFrame, reason: list, catalogue: pd.DataFrame, parents: p
     return exposed, [] if small.empty else list(zip(small["indicator_id"], small["parent_id"], strict=True))
 
 
-def expand_relations(entries: list, known: list[str], where: str) -> list[Relation]:
+def expand_relations(entries: list, known: list[str], where: str, *, strict: bool = True) -> list[Relation]:
     """The catalogue's `relations:` entries as `Relation`s, globs expanded (`af_ch_*`); two globs in a pair
-    match by what `*` stands for. A clear error names the entry for an unknown or unmatched indicator."""
+    match by what `*` stands for. A clear error names the entry for an unknown or unmatched indicator; with
+    `strict` false such a relation is left out instead (the attacker reading a snapshot that publishes fewer
+    indicators, as `protect` leaves out relations on indicators it does not control)."""
     import fnmatch
+
+    class Unmatched(ValueError):
+        pass
 
     def match(pattern: str, position: int) -> list[str]:
         found = sorted(fnmatch.filter(known, pattern)) if "*" in pattern else [pattern] if pattern in known else []
         if not found:
-            raise ValueError(f"{where}: relation #{position}: no indicator {pattern!r} in the catalogue")
+            raise Unmatched(f"{where}: relation #{position}: no indicator {pattern!r} in the catalogue")
         return found
 
     out = []
     for position, entry in enumerate(entries or [], start=1):
-        why = str(entry.get("why", ""))
-        kind = [k for k in ("same", "gives", "sum") if k in entry]
-        if set(entry) - {"same", "gives", "sum", "parts", "why"} or len(kind) != 1 or \
-                (kind[0] == "sum") != ("parts" in entry):
-            raise ValueError(f"{where}: relation #{position}: expected `same: [a, b]`, `gives: [a, b]` or "
-                             f"`sum: <whole or null>` with `parts:`, got {sorted(entry)}")
-        if kind[0] in ("same", "gives"):
-            first, second = entry[kind[0]]
-            a, b = match(first, position), match(second, position)
-            if "*" in first and "*" in second:
-                stem = {p: p[len(first.split('*')[0]):] for p in a}
-                others = {p[len(second.split('*')[0]):]: p for p in b}
-                pairs = [(p, others[suffix]) for p, suffix in stem.items() if suffix in others]
-            else:
-                pairs = [(x, y) for x in a for y in b]
-            out += [Relation(kind[0], pair, why=why) for pair in pairs]
-        else:
-            parts = entry["parts"]
-            names = [n for p in ([parts] if isinstance(parts, str) else parts) for n in match(p, position)]
-            whole = entry.get("sum")
-            out.append(Relation("sum", tuple(names), whole=match(whole, position)[0] if whole else None, why=why))
+        try:
+            out += _expanded(entry, position, match, where)
+        except Unmatched:
+            if strict:
+                raise
     return out
+
+
+def _expanded(entry: dict, position: int, match, where: str) -> list[Relation]:
+    """One `relations:` entry as its Relations (`match` expands a name or glob)."""
+    why = str(entry.get("why", ""))
+    kind = [k for k in ("same", "gives", "sum") if k in entry]
+    if set(entry) - {"same", "gives", "sum", "parts", "why"} or len(kind) != 1 or \
+            (kind[0] == "sum") != ("parts" in entry):
+        raise ValueError(f"{where}: relation #{position}: expected `same: [a, b]`, `gives: [a, b]` or "
+                         f"`sum: <whole or null>` with `parts:`, got {sorted(entry)}")
+    if kind[0] in ("same", "gives"):
+        first, second = entry[kind[0]]
+        a, b = match(first, position), match(second, position)
+        if "*" in first and "*" in second:
+            stem = {p: p[len(first.split('*')[0]):] for p in a}
+            others = {p[len(second.split('*')[0]):]: p for p in b}
+            pairs = [(p, others[suffix]) for p, suffix in stem.items() if suffix in others]
+        else:
+            pairs = [(x, y) for x in a for y in b]
+        return [Relation(kind[0], pair, why=why) for pair in pairs]
+    parts = entry["parts"]
+    names = [n for p in ([parts] if isinstance(parts, str) else parts) for n in match(p, position)]
+    whole = entry.get("sum")
+    return [Relation("sum", tuple(names), whole=match(whole, position)[0] if whole else None, why=why)]

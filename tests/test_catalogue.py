@@ -67,3 +67,17 @@ def test_dimensions_keep_file_order_and_say_which_the_index_scores():
     table = dimension_table(dimensions, {"wellbeing", "health", "services"})
     assert table["display_order"].tolist() == [0, 1, 2]
     assert table["in_index"].tolist() == [True, False, True]
+
+
+def test_relations_on_indicators_a_snapshot_lacks_are_left_out_only_when_asked():
+    """The attacker reads a snapshot that may publish fewer indicators: relations naming others are left out;
+    the pipeline's own load (strict) names the missing one."""
+    from indicators.catalogue import load_relations
+
+    known = ["nbi_poor_persons", "nbi_stratum_moderate_poverty", "nbi_stratum_indigence", "nbi_stratum_marginality",
+             "nbi_stratum_needs_met", "nbi_stratum_threshold"]
+    lenient = load_relations(CATALOGUE_PATH, known=known, strict=False)
+    assert {r.kind for r in lenient} == {"sum"} and all(set(r.members) <= set(known) for r in lenient)
+    assert len(lenient) == 3   # the three NBI sums; every Alkire-Foster relation is left out
+    with pytest.raises(CatalogueError, match="no indicator 'af_a'"):
+        load_relations(CATALOGUE_PATH, known=known)
