@@ -156,15 +156,12 @@ def withhold(estimates: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def smoothed_variances(households: pd.Series, city_estimate: float, city_se: float, city_households: int
-                       ) -> pd.Series:
-    """Sampling variances of a share's direct estimates in small areas, smoothed: ψ_d = deff · p(1 - p) / n_d
-    with p and the design effect deff = se² / (p(1 - p) / n) of the whole city's estimate. A small area's own
-    linearised variance rests on one or two PSUs and is often near 0 (every sampled household poor, or none),
-    which would make the model trust its direct estimate fully (Rao and Molina 2015, section 6.4.1)."""
-    binomial = city_estimate * (1 - city_estimate)
-    deff = city_se ** 2 / (binomial / city_households) if binomial > 0 else np.nan
-    return deff * binomial / households.where(households > 0)
+def smoothed_variances(households: pd.Series, city_se: float, city_households: int) -> pd.Series:
+    """Sampling variances of a share's direct estimates in small areas, smoothed: ψ_d = deff · p(1 - p) / n_d with
+    the whole city's p and design effect deff = se² / (p(1 - p) / n), which is se² · n / n_d (p cancels out). A
+    small area's own linearised variance rests on one or two PSUs and is often near 0 (every sampled household
+    poor, or none), which would make the model trust its direct estimate fully (Rao and Molina 2015, 6.4.1)."""
+    return city_se ** 2 * city_households / households.where(households > 0)
 
 
 def small_area_estimates(areas: pd.DataFrame, covariates: pd.DataFrame, survey, direct: pd.DataFrame,
@@ -180,8 +177,7 @@ def small_area_estimates(areas: pd.DataFrame, covariates: pd.DataFrame, survey, 
         whole = direct[(direct["area_id"] == city_name) & (direct["measure_id"] == measure)].iloc[0]
         usable = own[own["households"] >= MIN_FH_HOUSEHOLDS]
         theta = usable["estimate"].reindex(ids)
-        psi = smoothed_variances(usable["households"], whole["estimate"], whole["se"], whole["households"]
-                                 ).reindex(ids)
+        psi = smoothed_variances(usable["households"], whole["se"], whole["households"]).reindex(ids)
         x = covariates.reindex(ids)[survey.small_area.covariates].to_numpy(dtype=float)
         try:
             fit = fay_herriot(theta.to_numpy(), psi.to_numpy(), x)

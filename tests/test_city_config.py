@@ -56,11 +56,42 @@ def test_the_bundled_cities_validate_with_every_default_filled_in():
     ({"sensors": {**SENSORS, "stuck_hours": 0}}, "sensors.stuck_hours: Input should be greater than or equal to 1"),
     ({"sensors": {**SENSORS, "spike_factor": 1}}, "sensors.spike_factor: Input should be greater than 1"),
     ({"rules": {"povrety": "p.yaml"}}, "rules.povrety: unknown key"),
+    ({"census": {"vintage": "2024", "households": {"file": "h.csv", "required": []}}},
+     "census: give either households and persons"),
+    ({"disclosure": {"min_count": 0}, "publication": {"keep": 0}}, "disclosure.min_count: Input should be greater "
+                                                                   "than or equal to 1, got 0 (and 1 more)"),
 ])
 def test_a_bad_key_names_the_file_and_the_key(change, message):
     with pytest.raises(CityConfigError) as error:
         validate(minimal_config(**change), "cities/x/city.yaml")
     assert str(error.value).startswith("cities/x/city.yaml: ") and message in str(error.value)
+
+
+SURVEY = {"name": "s", "vintage": "2024", "households": {"file": "h.csv", "required": []},
+          "persons": {"file": "p.csv", "required": []},
+          "poverty_lines": {"extreme": 500, "moderate": 1000, "unit": "Bs", "year": 2024, "source": "x"}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({}, None),
+    ({"poverty_lines": {**SURVEY["poverty_lines"], "extreme": 1000}}, "the extreme line (1000.0) must be below"),
+    ({"poverty_lines": {**SURVEY["poverty_lines"], "extreme": 999.99}}, None),
+    ({"poverty_lines": {**SURVEY["poverty_lines"], "extreme": 0}}, "extreme: Input should be greater than 0"),
+    ({"max_cv": 0}, "max_cv: Input should be greater than 0"),
+    ({"min_households": 0}, "min_households: Input should be greater than or equal to 1"),
+    ({"small_area": {"level": "distrito", "covariates": []}}, "covariates: List should have at least 1 item"),
+    ({"vintage": 2024}, None),
+])
+def test_the_survey_section(change, message):
+    config = minimal_config(survey={**SURVEY, **change})
+    if message is None:
+        assert validate(config, "x").survey.vintage == "2024"
+    else:
+        with pytest.raises(CityConfigError, match="survey"):
+            validate(config, "x")
+        with pytest.raises(CityConfigError) as error:
+            validate(config, "x")
+        assert message in str(error.value)
 
 
 def test_years_written_as_numbers_are_read_as_text():

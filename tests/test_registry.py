@@ -154,6 +154,20 @@ def test_the_shipped_strata_read_as_ine_bands():
                                                  "indigence or marginality).")
 
 
+def test_stratum_directions_and_the_poor_band_follow_the_strata(tmp_path):
+    catalogue = city_catalogue()[0].set_index("indicator_id")
+    assert catalogue.loc["nbi_stratum_needs_met", "direction"] == 1      # the best stratum
+    assert catalogue.loc["nbi_stratum_threshold", "direction"] == -1
+    assert catalogue.loc["nbi_stratum_marginality", "direction"] == -1
+
+    def two_poor(data):
+        data["nbi"]["poor_strata"] = ["indigence", "marginality"]
+    definition = city_catalogue(poverty_path=copy_poverty(tmp_path, two_poor))[0].set_index("indicator_id")[
+        "definition"]
+    assert definition["nbi_poor_households"] == ("Share of households whose NBI index is above 0.4 (indigence or "
+                                                 "marginality).")
+
+
 def test_a_poverty_rule_without_a_name_fails_naming_the_file_and_the_key(tmp_path):
     def unnamed(data):
         del data["alkire_foster"]["indicators"][0]["name_en"]

@@ -44,6 +44,9 @@ def test_a_non_respondent_is_kept_with_its_weight_and_no_answers():
     ({"zone": "Z999"}, "area not in the boundaries", False),
     ({"satisfaction_water": "11"}, "satisfaction_water", True),   # flagged: the answer is emptied
     ({"satisfaction_water": "10"}, None, True),
+    ({"satisfaction_water": "1"}, None, True),
+    ({"income_per_capita": "0"}, None, True),          # no income is an income
+    ({"income_per_capita": "-0.01"}, "income_per_capita", True),
     ({"satisfaction_water": "0"}, "satisfaction_water", True),
     ({"members": ""}, "members", False),               # a respondent without members cannot be weighed
 ])
@@ -80,8 +83,9 @@ def test_weights_are_adjusted_for_non_response_within_each_stratum():
 
 
 def test_smoothed_variances_by_hand():
-    """City p = 0.4, se = 0.05 on 100 households: deff = 0.0025 / (0.24 / 100) = 25/24, ψ(n=10) = 25/24·0.24/10."""
-    psi = smoothed_variances(pd.Series([10, 40, 0]), 0.4, 0.05, 100)
+    """City p = 0.4, se = 0.05 on 100 households: deff = 0.0025 / (0.24 / 100) = 25/24, ψ(n=10) = 25/24·0.24/10
+    = 0.025 (= se² · 100 / 10); no household, no variance."""
+    psi = smoothed_variances(pd.Series([10, 40, 0]), 0.05, 100)
     assert psi.tolist()[0] == pytest.approx(0.025) and psi.tolist()[1] == pytest.approx(0.00625)
     assert math.isnan(psi.tolist()[2])
 
@@ -178,3 +182,97 @@ def test_a_survey_cell_in_the_report(row, expected):
     from reports.numbers import Numbers
 
     assert survey_cell(row, "share", Numbers("es")) == expected
+
+
+def test_unit_values_by_hand():
+    """Income per capita against the lines (550, 1,000): 400 is extremely poor (gap 0.6), 999.99 moderately
+    (gap 0.00001), 1,000 is not poor; the integrated method crosses that with each household's NBI; the
+    perception index is the mean rating over the topics rated, from 1-10 to 0-100."""
+    from indicators.nbi import load_nbi_config, nbi_households
+    from indicators.survey_marts import unit_values
+    from tests.test_nbi import HOUSEHOLDS, PERSONS
+
+    households = HOUSEHOLDS.assign(stratum="A", psu=["p1", "p1", "p2", "p2"], design_weight=10.0,
+                                   responded=True, income_per_capita=[400.0, 999.99, 1000.0, None],
+                                   **{f"satisfaction_{t}": np.nan for t in CITY.settings.survey.perception_topics})
+    households["satisfaction_water"] = [10.0, 1.0, np.nan, 5.5]
+    households["satisfaction_transport"] = [10.0, np.nan, np.nan, 1.0]
+    persons = PERSONS.merge(HOUSEHOLDS[["household_id", "area_id"]], on="household_id")
+    out = unit_values(CITY, households, persons).set_index("household_id")
+    assert out["income_poverty_extreme"].tolist()[:3] == [1.0, 0.0, 0.0]
+    assert out["income_poverty_moderate"].tolist()[:3] == [1.0, 1.0, 0.0]
+    assert out["income_poverty_gap"].tolist()[:3] == pytest.approx([0.6, 0.00001, 0.0])
+    assert out["income_poverty_severity"].tolist()[:3] == pytest.approx([0.36, 1e-10, 0.0])
+    assert np.isnan(out.loc["h4", "income_poverty_moderate"])   # no income reported
+    nbi = nbi_households(households, persons, load_nbi_config()).set_index("household_id")["nbi_poor"]
+    for household, income_poor in [("h1", True), ("h2", True), ("h3", False)]:
+        expected = {(True, True): "chronic_poverty", (True, False): "recent_poverty",
+                    (False, True): "inertial_poverty", (False, False): "social_integration"}[
+            (income_poor, bool(nbi[household]))]
+        assert out.loc[household, f"ipm_{expected}"] == 1.0
+        assert sum(out.loc[household, f"ipm_{g}"] for g in ("chronic_poverty", "recent_poverty",
+                                                             "inertial_poverty", "social_integration")) == 1.0
+    assert out.loc["h1", "perception_index"] == pytest.approx(100.0)      # 10 and 10
+    assert out.loc["h2", "perception_index"] == pytest.approx(0.0)        # 1
+    assert out.loc["h4", "perception_index"] == pytest.approx((3.25 - 1) / 9 * 100)   # mean of 5.5 and 1
+    assert np.isnan(out.loc["h3", "perception_index"])                    # rated nothing
+
+
+def test_a_mean_of_households_is_not_weighted_by_members():
+    """Satisfaction is a mean over households: ratings 2 and 8 with equal weights give 5 whatever the sizes."""
+    data = units(2).assign(satisfaction_water=[2.0, 8.0] * 4, members=[1, 5] * 4)
+    measures = survey_measures(CITY)
+    measures = measures[measures["measure_id"] == "satisfaction_water"]
+    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
+                           CITY.settings.survey).iloc[0]
+    assert out["estimate"] == pytest.approx(5.0)
+
+
+def test_reliable_means_enough_households_and_a_cv_at_most_the_limit():
+    survey = CITY.settings.survey   # max_cv 0.3, min_households 30
+    data = units(10)   # 40 households in 4 PSUs, 3, 5, 6 and 4 of each 10 poor: a positive se
+    data["income_poverty_moderate"] = [float(i < k) for k in (3, 5, 6, 4) for i in range(10)]
+    measures = survey_measures(CITY)
+    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
+    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))}, survey).iloc[0]
+    assert 0 < out["cv"] <= survey.max_cv and out["reliable"] and not out["suppressed"]
+    lenient = survey.model_copy(update={"max_cv": float(out["cv"])})          # at the limit: reliable
+    strict = survey.model_copy(update={"max_cv": float(out["cv"]) * 0.999})   # just below it: not
+    assert direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
+                            lenient).iloc[0]["reliable"]
+    assert not direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
+                                strict).iloc[0]["reliable"]
+
+
+def test_every_measure_has_its_direction_unit_and_population():
+    measures = survey_measures(CITY).set_index("measure_id")
+    assert (measures.loc[measures.index.str.startswith("income_poverty"), "direction"] == -1).all()
+    assert (measures.loc[measures.index.str.startswith("satisfaction_"), "direction"] == 1).all()
+    assert measures.loc["perception_index", "direction"] == 1 and measures.loc["perception_index",
+                                                                               "unit"] == "score 0-100"
+    assert set(measures.loc[measures["dimension"] == "poverty", "unit_of"]) == {"persons"}
+    assert set(measures.loc[measures["dimension"] == "perception", "unit_of"]) == {"households"}
+    assert measures.loc["income_poverty_extreme", "poverty_line"] == 550
+    assert measures.loc["ipm_recent_poverty", "poverty_line"] == 1000
+    assert pd.isna(measures.loc["satisfaction_water", "poverty_line"])
+
+
+def test_small_areas_need_five_households_for_an_eblup():
+    """Districts with 5 or more responding households get the EBLUP, fewer the synthetic estimate."""
+    from indicators.survey_marts import small_area_estimates
+
+    survey = CITY.settings.survey
+    ids = [f"D{i}" for i in range(1, 8)]
+    areas = pd.DataFrame({"area_id": ids, "level": "distrito"})
+    households = [5, 4, 12, 20, 8, 30, 0]
+    estimates = [0.2, 0.5, 0.3, 0.6, 0.4, 0.7, None]
+    rows = [{"area_id": a, "level": "distrito", "measure_id": "income_poverty_moderate", "method": "direct",
+             "estimate": e, "se": 0.1, "households": n} for a, e, n in zip(ids, estimates, households, strict=True)]
+    rows.append({"area_id": "city", "level": "city", "measure_id": "income_poverty_moderate", "method": "direct",
+                 "estimate": 0.45, "se": 0.03, "households": 400})
+    covariates = pd.DataFrame({"nbi_poor_persons": [0.1, 0.6, 0.3, 0.7, 0.5, 0.8, 0.4],
+                               "no_piped_water": [0.05, 0.4, 0.2, 0.5, 0.3, 0.6, 0.2]}, index=ids)
+    out = small_area_estimates(areas, covariates, survey, pd.DataFrame(rows), "city").set_index("area_id")
+    assert out["method"].to_dict() == {"D1": "eblup", "D2": "synthetic", "D3": "eblup", "D4": "eblup",
+                                       "D5": "eblup", "D6": "eblup", "D7": "synthetic"}
+    assert (out["se"] > 0).all() and (out["ci_low"] >= 0).all() and (out["ci_high"] <= 1).all()

@@ -123,3 +123,39 @@ def test_an_area_without_a_sample_gets_the_synthetic_estimate_and_its_mse():
     assert out["mse"] == pytest.approx(25 / 6 + (14 / 3) / 4)  # σ² + x'(X'V⁻¹X)⁻¹x
     with pytest.raises(ValueError, match="cannot fit"):
         fay_herriot([1.0, np.nan], [0.5, np.nan], np.zeros((2, 0)))
+
+
+def test_three_psus_in_a_stratum_weigh_by_n_over_n_minus_one():
+    """One stratum, PSUs p1..p3 with one unit each (w = 1, y = 0, 1, 2, x = 1): R = 1, u = (y - 1)/3, z = -1/3, 0,
+    1/3, mean 0: v = 3/2 · (1/9 + 0 + 1/9) = 1/3. (With two PSUs n/(n - 1) and n·(n - 1) are both 2.)"""
+    est = ratio_estimate([0, 1, 2], [1, 1, 1], [1, 1, 1], ["A"] * 3, ["p1", "p2", "p3"])
+    assert est.estimate == pytest.approx(1.0) and est.se == pytest.approx(math.sqrt(1 / 3)) and est.df == 2
+
+
+def test_a_ratio_with_x_other_than_one_by_hand():
+    """y = (2, 0), x = (2, 1), w = 1, two PSUs: R = 2/3; u = (y - R·x)/3 = (2/3, -2/3)/3; z = ±2/9; mean 0;
+    v = 2 · 2 · (2/9)² = 16/81."""
+    est = ratio_estimate([2, 0], [2, 1], [1, 1], ["A", "A"], ["p1", "p2"])
+    assert est.estimate == pytest.approx(2 / 3) and est.se == pytest.approx(4 / 9)
+    assert est.df == 1 and math.isfinite(est.ci_low)   # one degree of freedom still has a t interval
+    t = 12.706204736174698   # t(0.975, 1 df)
+    assert est.ci_high == pytest.approx(2 / 3 + t * 4 / 9)
+
+
+def test_weights_below_one_are_weights_too():
+    """Design weights are at least 1, but the estimator takes any positive weights (normalised ones)."""
+    assert ratio_estimate([1, 0], [1, 1], [0.5, 0.5], ["A", "A"], ["p1", "p2"]).estimate == pytest.approx(0.5)
+
+
+def test_a_line_below_one_is_still_a_line():
+    assert fgt([0.25, 1.0], 0.5, 1) == pytest.approx([0.5, 0.0])
+
+
+def test_an_exact_direct_estimate_is_kept_as_it_is():
+    """ψ_d = 0: γ_d = 1, the EBLUP is the direct estimate and its MSE is 0; an area without a sample has γ 0."""
+    fit = fit_with_area_variance(0.0)
+    area = fit.areas.iloc[0]
+    assert area["gamma"] == 1.0 and area["eblup"] == 2.0 and area["mse"] == 0.0
+    theta = [1.0, 2.0, 3.0, 6.0, np.nan]
+    out = fay_herriot(theta, [0.5, 0.5, 0.5, 0.5, np.nan], np.zeros((5, 0))).areas.iloc[4]
+    assert out["gamma"] == 0.0
