@@ -157,6 +157,26 @@ def test_the_generated_survey_is_a_two_percent_stratified_two_stage_sample(tmp_p
     assert not set(sample["household_id"]) & set(census["household_id"])   # no link to the census
 
 
+@pytest.mark.parametrize("households, withheld", [(29, True), (30, False), (31, False)])
+def test_a_domain_needs_thirty_responding_households(households, withheld):
+    data = units(8)   # 32 households, 8 per PSU
+    measures = survey_measures(CITY)
+    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
+    mask = pd.Series(range(len(data)), index=data.index) < households
+    out = direct_estimates(data, measures, {"d": ("zona", mask)}, CITY.settings.survey).iloc[0]
+    assert out["households"] == households and bool(out["suppressed"]) == withheld
+
+
+def test_a_shares_interval_is_cut_at_one():
+    data = units()
+    data["income_poverty_moderate"] = [0.0] + [1.0] * (len(data) - 1)
+    measures = survey_measures(CITY)
+    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
+    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
+                           CITY.settings.survey).iloc[0]
+    assert out["estimate"] == pytest.approx(31 / 32) and out["ci_high"] == 1.0 and out["ci_low"] > 0
+
+
 def test_a_shares_interval_is_cut_at_zero():
     """1 poor household of 32: the t interval around 1/32 on 2 degrees of freedom reaches below 0; published
     from 0."""
@@ -221,6 +241,7 @@ def test_unit_values_by_hand():
 def test_a_mean_of_households_is_not_weighted_by_members():
     """Satisfaction is a mean over households: ratings 2 and 8 with equal weights give 5 whatever the sizes."""
     data = units(2).assign(satisfaction_water=[2.0, 8.0] * 4, members=[1, 5] * 4)
+    data = pd.concat([data, data.iloc[:1].assign(satisfaction_water=np.nan)], ignore_index=True)  # not rated
     measures = survey_measures(CITY)
     measures = measures[measures["measure_id"] == "satisfaction_water"]
     out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
@@ -276,3 +297,7 @@ def test_small_areas_need_five_households_for_an_eblup():
     assert out["method"].to_dict() == {"D1": "eblup", "D2": "synthetic", "D3": "eblup", "D4": "eblup",
                                        "D5": "eblup", "D6": "eblup", "D7": "synthetic"}
     assert (out["se"] > 0).all() and (out["ci_low"] >= 0).all() and (out["ci_high"] <= 1).all()
+    for row in out.itertuples():   # a 95% normal interval on the root MSE, cut at 0 and 1; cv = se / estimate
+        assert row.ci_low == pytest.approx(max(row.estimate - 1.96 * row.se, 0.0))
+        assert row.ci_high == pytest.approx(min(row.estimate + 1.96 * row.se, 1.0))
+        assert row.cv == pytest.approx(row.se / row.estimate)
