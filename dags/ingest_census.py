@@ -99,14 +99,13 @@ def census_dag(city):
               "describes (docs/survey.md): identifiers dropped, ids pseudonymised, design and answers typed "
               "(failures quarantined); a blocking check failing stops the run.")
         def stage_survey_files(staged, run_id=None, params=None):
-            from sources.deliveries import land_survey
-            from transforms.survey import stage_survey
+            from transforms.survey import land_and_stage_survey
 
             year = census_year_of(city, params, None)
-            if year != city.settings.survey.vintage:
-                return {"skipped": f"the survey describes {city.settings.survey.vintage}, not {year}"}
             with task_errors():
-                counts = {"landed": land_survey(city), "staged": stage_survey(city)}
+                counts = land_and_stage_survey(city, year)
+            if "skipped" in counts:
+                return counts
             return {**counts, "gate": run_gate_task(city, "staging_survey", run_id, year)}
 
         landed = land_census_files()

@@ -104,6 +104,14 @@ def units(n_per_psu=8):
     return pd.DataFrame(rows)
 
 
+def estimate_one(data: pd.DataFrame, measure_id: str, mask: pd.Series | None = None, survey=None) -> pd.Series:
+    """The direct estimate of one measure over `mask` (default every household) of `data`."""
+    measures = survey_measures(CITY)
+    mask = pd.Series(True, index=data.index) if mask is None else mask
+    return direct_estimates(data, measures[measures["measure_id"] == measure_id], {"d": ("city", mask)},
+                            survey or CITY.settings.survey).iloc[0]
+
+
 def test_direct_estimates_withhold_small_domains_and_the_ipm_groups_add_up():
     survey = CITY.settings.survey   # min_households 30
     data = units()
@@ -160,20 +168,14 @@ def test_the_generated_survey_is_a_two_percent_stratified_two_stage_sample(tmp_p
 @pytest.mark.parametrize("households, withheld", [(29, True), (30, False), (31, False)])
 def test_a_domain_needs_thirty_responding_households(households, withheld):
     data = units(8)   # 32 households, 8 per PSU
-    measures = survey_measures(CITY)
-    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
-    mask = pd.Series(range(len(data)), index=data.index) < households
-    out = direct_estimates(data, measures, {"d": ("zona", mask)}, CITY.settings.survey).iloc[0]
+    out = estimate_one(data, "income_poverty_moderate", pd.Series(range(len(data)), index=data.index) < households)
     assert out["households"] == households and bool(out["suppressed"]) == withheld
 
 
 def test_a_shares_interval_is_cut_at_one():
     data = units()
     data["income_poverty_moderate"] = [0.0] + [1.0] * (len(data) - 1)
-    measures = survey_measures(CITY)
-    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
-    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
-                           CITY.settings.survey).iloc[0]
+    out = estimate_one(data, "income_poverty_moderate")
     assert out["estimate"] == pytest.approx(31 / 32) and out["ci_high"] == 1.0 and out["ci_low"] > 0
 
 
@@ -182,10 +184,7 @@ def test_a_shares_interval_is_cut_at_zero():
     from 0."""
     data = units()
     data["income_poverty_moderate"] = [1.0] + [0.0] * (len(data) - 1)
-    measures = survey_measures(CITY)
-    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
-    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
-                           CITY.settings.survey).iloc[0]
+    out = estimate_one(data, "income_poverty_moderate")
     assert out["estimate"] == pytest.approx(1 / 32) and out["ci_low"] == 0.0 and out["ci_high"] < 1
 
 
@@ -242,27 +241,19 @@ def test_a_mean_of_households_is_not_weighted_by_members():
     """Satisfaction is a mean over households: ratings 2 and 8 with equal weights give 5 whatever the sizes."""
     data = units(2).assign(satisfaction_water=[2.0, 8.0] * 4, members=[1, 5] * 4)
     data = pd.concat([data, data.iloc[:1].assign(satisfaction_water=np.nan)], ignore_index=True)  # not rated
-    measures = survey_measures(CITY)
-    measures = measures[measures["measure_id"] == "satisfaction_water"]
-    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
-                           CITY.settings.survey).iloc[0]
-    assert out["estimate"] == pytest.approx(5.0)
+    assert estimate_one(data, "satisfaction_water")["estimate"] == pytest.approx(5.0)
 
 
 def test_reliable_means_enough_households_and_a_cv_at_most_the_limit():
     survey = CITY.settings.survey   # max_cv 0.3, min_households 30
     data = units(10)   # 40 households in 4 PSUs, 3, 5, 6 and 4 of each 10 poor: a positive se
     data["income_poverty_moderate"] = [float(i < k) for k in (3, 5, 6, 4) for i in range(10)]
-    measures = survey_measures(CITY)
-    measures = measures[measures["measure_id"] == "income_poverty_moderate"]
-    out = direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))}, survey).iloc[0]
+    out = estimate_one(data, "income_poverty_moderate")
     assert 0 < out["cv"] <= survey.max_cv and out["reliable"] and not out["suppressed"]
     lenient = survey.model_copy(update={"max_cv": float(out["cv"])})          # at the limit: reliable
     strict = survey.model_copy(update={"max_cv": float(out["cv"]) * 0.999})   # just below it: not
-    assert direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
-                            lenient).iloc[0]["reliable"]
-    assert not direct_estimates(data, measures, {"all": ("city", pd.Series(True, index=data.index))},
-                                strict).iloc[0]["reliable"]
+    assert estimate_one(data, "income_poverty_moderate", survey=lenient)["reliable"]
+    assert not estimate_one(data, "income_poverty_moderate", survey=strict)["reliable"]
 
 
 def test_every_measure_has_its_direction_unit_and_population():
@@ -301,3 +292,9 @@ def test_small_areas_need_five_households_for_an_eblup():
         assert row.ci_low == pytest.approx(max(row.estimate - 1.96 * row.se, 0.0))
         assert row.ci_high == pytest.approx(min(row.estimate + 1.96 * row.se, 1.0))
         assert row.cv == pytest.approx(row.se / row.estimate)
+
+
+def test_a_census_year_the_survey_does_not_describe_skips_it():
+    from transforms.survey import land_and_stage_survey
+
+    assert land_and_stage_survey(CITY, "2012") == {"skipped": "the survey describes 2024, not 2012"}

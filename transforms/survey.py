@@ -72,6 +72,16 @@ def stage_survey_persons(raw: pd.DataFrame, households: pd.DataFrame) -> Cleaned
     return cleaned
 
 
+def land_and_stage_survey(city: City, year: str) -> dict:
+    """The census year's run of the survey: landed and staged when the survey describes `year`, else skipped
+    (with why)."""
+    from sources.deliveries import land_survey
+
+    if year != city.settings.survey.vintage:
+        return {"skipped": f"the survey describes {city.settings.survey.vintage}, not {year}"}
+    return {"landed": land_survey(city), "staged": stage_survey(city)}
+
+
 def stage_survey(city: City) -> dict[str, int]:
     """staging.survey_households and staging.survey_persons from raw, the quarantine beside them."""
     survey = city.settings.survey
