@@ -190,8 +190,8 @@ TABLES: dict[str, Table] = {
          "dimension": "`poverty` or `perception` (the subjective dimension beside the objective index)",
          "unit_of": "`persons` (households weighted by their members) or `households`",
          "poverty_line": "the income line the measure uses, per person (NULL for satisfaction)",
-         "line_unit": "the line's currency, period and year (`Bs per person per month, 2024`)",
-         "line_source": "where the line comes from (the sample city's are illustrative: docs/survey.md)",
+         "line_unit": "the line's currency, period and year (`Bs per person per month, 2022`)",
+         "line_source": "where the line comes from (publication and table; the sample city's are INE's for La Paz)",
          "source": "the survey's name"}, optional=True),
     "survey_estimates": Table(
         "Every survey measure for the city, each macrodistrict and the small-area level: direct design-based "

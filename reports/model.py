@@ -431,8 +431,8 @@ def survey_section(snap: Snapshot, nums: Numbers, words: Words) -> dict | None:
     by_id = {m["measure_id"]: m for m in snap.survey_measures}
     extreme, moderate = by_id.get("income_poverty_extreme", {}), by_id.get("income_poverty_moderate", {})
     intro = words["survey_intro"].format(snap.survey_measures[0]["source"], nums.integer(answered),
-                                         nums.integer(extreme.get("poverty_line")),
-                                         nums.integer(moderate.get("poverty_line")), moderate.get("line_unit") or "",
+                                         nums.decimal(extreme.get("poverty_line"), 2),
+                                         nums.decimal(moderate.get("poverty_line"), 2), moderate.get("line_unit") or "",
                                          moderate.get("line_source") or "")
     return {"intro": intro, "columns": columns, "rows": rows, "small": small}
 

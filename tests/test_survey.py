@@ -1,6 +1,7 @@
 """The household survey: the generated sample's design, staging (quarantine and non-response), and the marts'
 estimates (weights adjusted for non-response, smoothed variances, withholding), by hand on small examples."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -203,6 +204,13 @@ def test_a_survey_cell_in_the_report(row, expected):
     assert survey_cell(row, "share", Numbers("es")) == expected
 
 
+def city_with_lines(extreme: float, moderate: float):
+    """The sample city with other poverty lines (round ones, for figures checked by hand)."""
+    survey = CITY.config["survey"]
+    lines = {**survey["poverty_lines"], "extreme": extreme, "moderate": moderate}
+    return dataclasses.replace(CITY, config={**CITY.config, "survey": {**survey, "poverty_lines": lines}})
+
+
 def test_unit_values_by_hand():
     """Income per capita against the lines (550, 1,000): 400 is extremely poor (gap 0.6), 999.99 moderately
     (gap 0.00001), 1,000 is not poor; the integrated method crosses that with each household's NBI; the
@@ -217,7 +225,7 @@ def test_unit_values_by_hand():
     households["satisfaction_water"] = [10.0, 1.0, np.nan, 5.5]
     households["satisfaction_transport"] = [10.0, np.nan, np.nan, 1.0]
     persons = PERSONS.merge(HOUSEHOLDS[["household_id", "area_id"]], on="household_id")
-    out = unit_values(CITY, households, persons).set_index("household_id")
+    out = unit_values(city_with_lines(550, 1000), households, persons).set_index("household_id")
     assert out["income_poverty_extreme"].tolist()[:3] == [1.0, 0.0, 0.0]
     assert out["income_poverty_moderate"].tolist()[:3] == [1.0, 1.0, 0.0]
     assert out["income_poverty_gap"].tolist()[:3] == pytest.approx([0.6, 0.00001, 0.0])
@@ -264,8 +272,10 @@ def test_every_measure_has_its_direction_unit_and_population():
                                                                                "unit"] == "score 0-100"
     assert set(measures.loc[measures["dimension"] == "poverty", "unit_of"]) == {"persons"}
     assert set(measures.loc[measures["dimension"] == "perception", "unit_of"]) == {"households"}
-    assert measures.loc["income_poverty_extreme", "poverty_line"] == 550
-    assert measures.loc["ipm_recent_poverty", "poverty_line"] == 1000
+    assert measures.loc["income_poverty_extreme", "poverty_line"] == 522.35      # INE, La Paz, 2022
+    assert measures.loc["ipm_recent_poverty", "poverty_line"] == 1095.20
+    assert measures.loc["income_poverty_moderate", "line_unit"] == "Bs per person per month, 2022"
+    assert measures.loc["income_poverty_moderate", "line_source"].startswith("INE, Cuadro Nº 3.06.01.05")
     assert pd.isna(measures.loc["satisfaction_water", "poverty_line"])
 
 
@@ -298,3 +308,17 @@ def test_a_census_year_the_survey_does_not_describe_skips_it():
     from transforms.survey import land_and_stage_survey
 
     assert land_and_stage_survey(CITY, "2012") == {"skipped": "the survey describes 2024, not 2012"}
+
+
+def test_the_sample_citys_lines_are_ines_for_la_paz():
+    """city.yaml's poverty lines are INE's for the municipality of La Paz in the year it names, as copied in
+    ine_poverty_lines.csv (SOURCES.md): a line retyped by hand, or a year changed without its values, fails."""
+    lines = CITY.settings.survey.poverty_lines
+    table = pd.read_csv(CITY.folder / "ine_poverty_lines.csv", dtype={"bs_per_person_month": str})
+    la_paz = table[(table["area"] == "Nuestra Señora de La Paz") & (table["year"] == lines.year)]
+    published = dict(zip(la_paz["line"], la_paz["bs_per_person_month"].astype(float), strict=True))
+    assert published == {"extreme": lines.extreme, "moderate": lines.moderate}
+    assert lines.year == table["year"].max()                          # the latest the table has
+    assert len(table) == 13 * 2 * 7 and not table.duplicated(["area", "line", "year"]).any()
+    assert (table.pivot_table(index=["area", "year"], columns="line", values="bs_per_person_month",
+                              aggfunc="first").astype(float).pipe(lambda t: t["extreme"] < t["moderate"])).all()

@@ -55,3 +55,17 @@ def test_small_domains_are_withheld_and_every_district_has_a_model_estimate(surv
 def test_no_survey_household_or_person_is_published(complete_run):
     columns = {c for frame in complete_run.tables.values() for c in frame.columns}
     assert not {"household_id", "person_id", "income_per_capita", "design_weight"} & columns
+
+
+def test_the_poverty_lines_are_published_and_reported_with_their_source(complete_run):
+    """INE's lines for La Paz (2022) beside every measure built on them, and in the report's survey section."""
+    measures = complete_run.tables["survey_measures"].set_index("measure_id")
+    lined = measures[measures["poverty_line"].notna()]
+    assert set(lined.index) == {"income_poverty_extreme", "income_poverty_moderate", "income_poverty_gap",
+                                "income_poverty_severity", "ipm_chronic_poverty", "ipm_recent_poverty",
+                                "ipm_inertial_poverty", "ipm_social_integration"}
+    assert lined.loc["income_poverty_extreme", "poverty_line"] == 522.35
+    assert (lined.drop("income_poverty_extreme")["poverty_line"] == 1095.20).all()
+    assert lined["line_source"].str.startswith("INE, Cuadro Nº 3.06.01.05").all()
+    report = (complete_run.home / "reports" / "la_paz_demo" / "latest" / "index.html").read_text(encoding="utf-8")
+    assert "extrema 522,35, moderada 1.095,20 (Bs per person per month, 2022; INE, Cuadro Nº 3.06.01.05" in report
