@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cities import read_yaml
-from indicators.margins import AreaCodes, share_counts
+from indicators.margins import AreaCodes, share_counts, shares_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
 POVERTY_PATH = Path(__file__).resolve().parent / "poverty.yaml"
@@ -275,15 +275,15 @@ def af_area_counts(scores: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     measured = scores["score"].notna().to_numpy()
     poor = scores["poor"].fillna(False).to_numpy(dtype=bool)
     score = np.nan_to_num(scores["score"].to_numpy(dtype=float))
-    h = share_counts(groups, "af_h", poor, measured, members)
-    # Every share_counts call counts all rows by the same area codes, so their rows line up area by area.
-    score_sum = share_counts(groups, "af_m0", poor, measured, members * score)["numerator"].to_numpy()
+    deprived = {f"af_ch_{i.id}": poor & scores[f"d_{i.id}"].fillna(False).to_numpy(dtype=bool)
+                for i in config.indicators}
+    h_and_ch = shares_counts(groups, {"af_h": poor, **deprived}, measured, members)
+    h = h_and_ch[h_and_ch["indicator_id"] == "af_h"]
+    # Every count here sums all rows by the same area codes, so their rows line up area by area.
+    score_sum = groups.sums(np.nan_to_num(np.where(poor & measured, members * score, 0.0)))   # Σ poor's scores
     m0 = h.assign(indicator_id="af_m0", numerator=score_sum)
     a = share_counts(groups, "af_a", poor, poor, members).assign(numerator=score_sum)
-    parts = [h, a, m0]
-    for indicator in config.indicators:
-        deprived = scores[f"d_{indicator.id}"].fillna(False).to_numpy(dtype=bool)
-        parts.append(share_counts(groups, f"af_ch_{indicator.id}", poor & deprived, measured, members))
+    parts = [h, a, m0, h_and_ch[h_and_ch["indicator_id"] != "af_h"]]
     parts.append(share_counts(groups, "af_unmeasured_households", ~measured, np.ones(len(scores), dtype=bool)))
     return pd.concat(parts, ignore_index=True)
 

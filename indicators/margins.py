@@ -120,9 +120,10 @@ def weighted_rate_moe(values, weights, z: float = Z_95, method: str = "wilson", 
 
 @dataclass(frozen=True)
 class AreaCodes:
-    """Rows' areas as integer codes into the sorted distinct area ids (NA: code -1, counted nowhere): factorised
-    once per frame, then every indicator of it sums by code (np.bincount) instead of grouping text again
-    (issue 14: NBI and Alkire-Foster grouped the same text ids 27 times)."""
+    """Rows' areas as integer codes into the sorted distinct area ids, factorised once per frame, so that every
+    indicator of it sums by code (np.bincount) instead of grouping text again (issue 14: NBI and Alkire-Foster
+    grouped the same text ids 27 times). A row without an area gets the code `len(area_ids)`: an extra bin that
+    `sums` drops, so it is counted nowhere without masking every array summed."""
 
     codes: np.ndarray
     area_ids: pd.Index
@@ -130,11 +131,19 @@ class AreaCodes:
     @classmethod
     def of(cls, frame: pd.DataFrame) -> AreaCodes:
         codes, uniques = pd.factorize(frame["area_id"], sort=True, use_na_sentinel=True)
-        return cls(codes, pd.Index(uniques))
+        return cls(np.where(codes < 0, len(uniques), codes), pd.Index(uniques))
 
     def sums(self, values: np.ndarray) -> np.ndarray:
-        kept = self.codes >= 0
-        return np.bincount(self.codes[kept], weights=values[kept], minlength=len(self.area_ids))
+        n = len(self.area_ids)
+        return np.bincount(self.codes, weights=values, minlength=n + 1)[:n]
+
+
+def _flags(x, rows: int) -> np.ndarray:
+    """A boolean array of `rows` (NA as False) from booleans, a nullable boolean array or a Series."""
+    if isinstance(x, np.ndarray) and x.dtype == bool:
+        return x
+    return np.asarray(pd.array(np.broadcast_to(x, (rows,)) if np.ndim(x) == 0 else x,
+                               dtype="boolean").fillna(False), dtype=bool)
 
 
 def share_counts(frame: pd.DataFrame | AreaCodes, indicator: str, condition, known, weight=1.0) -> pd.DataFrame:
@@ -146,19 +155,35 @@ def share_counts(frame: pd.DataFrame | AreaCodes, indicator: str, condition, kno
     disclosure control holds small counts to (privacy/disclosure.py: five persons may be one household).
     `frame` is the households (with `area_id`) or their `AreaCodes`, when several indicators are counted.
     """
+    return shares_counts(frame, {indicator: condition}, known, weight)
+
+
+def shares_counts(frame: pd.DataFrame | AreaCodes, conditions: dict[str, object], known,
+                  weight=1.0) -> pd.DataFrame:
+    """`share_counts` for several indicators over the same known rows and weights (one condition each): the
+    denominators are summed once for all of them, and the rows come out indicator by indicator, areas sorted."""
     groups = frame if isinstance(frame, AreaCodes) else AreaCodes.of(frame)
-    w = np.broadcast_to(_array(weight), (len(groups.codes),)).astype(float)
-    known = np.asarray(pd.array(known, dtype="boolean").fillna(False), dtype=bool) & ~np.isnan(w)
-    meets = np.asarray(pd.array(condition, dtype="boolean").fillna(False), dtype=bool) & known
+    rows = len(groups.codes)
+    w = np.broadcast_to(_array(weight), (rows,)).astype(float)
+    known = _flags(known, rows) & ~np.isnan(w)
+    w_known = np.where(known, w, 0.0)
+    denominator, weight_sq = groups.sums(w_known), groups.sums(w_known * w_known)
+    denominator_cases = groups.sums(known.astype(float))
+    numerators, cases = [], []
+    for condition in conditions.values():
+        meets = _flags(condition, rows) & known
+        numerators.append(groups.sums(np.where(meets, w, 0.0)))
+        cases.append(groups.sums(meets.astype(float)))
+    k, areas = len(conditions), len(groups.area_ids)
     return pd.DataFrame({
-        "area_id": groups.area_ids.to_numpy(),
-        "indicator_id": indicator,
-        "numerator": groups.sums(np.where(meets, w, 0.0)),
-        "denominator": groups.sums(np.where(known, w, 0.0)),
+        "area_id": np.tile(groups.area_ids.to_numpy(), k),
+        "indicator_id": np.repeat(np.array(list(conditions), dtype=object), areas),
+        "numerator": np.concatenate(numerators) if k else np.empty(0),
+        "denominator": np.tile(denominator, k),
         "multiplier": 1.0,
-        "weight_sq": groups.sums(np.where(known, w * w, 0.0)),
-        "numerator_cases": groups.sums(meets.astype(float)),
-        "denominator_cases": groups.sums(known.astype(float)),
+        "weight_sq": np.tile(weight_sq, k),
+        "numerator_cases": np.concatenate(cases) if k else np.empty(0),
+        "denominator_cases": np.tile(denominator_cases, k),
     })
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cities import read_yaml
-from indicators.margins import AreaCodes, share_counts
+from indicators.margins import AreaCodes, share_counts, shares_counts
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
 POVERTY_PATH = Path(__file__).resolve().parent / "poverty.yaml"
@@ -306,12 +306,13 @@ def nbi_area_counts(hh_nbi: pd.DataFrame, config: NBIConfig) -> pd.DataFrame:
     members = hh_nbi["members"].to_numpy(dtype=float)
     measured = hh_nbi["nbi_index"].notna().to_numpy()
     poor = hh_nbi["nbi_poor"].fillna(False).to_numpy(dtype=bool)
-    parts = [
-        share_counts(groups, "nbi_poor_persons", poor, measured, members),
-        share_counts(groups, "nbi_poor_households", poor, measured),
-        *[share_counts(groups, f"nbi_stratum_{s.id}", (hh_nbi["stratum"] == s.id).to_numpy(), measured, members)
-          for s in config.strata],
-    ]
+    strata, stratum_ids = pd.factorize(hh_nbi["stratum"])   # compared as integer codes, not text
+    stratum_code = {s: i for i, s in enumerate(stratum_ids)}
+    persons = shares_counts(groups, {"nbi_poor_persons": poor,
+                                     **{f"nbi_stratum_{s.id}": strata == stratum_code.get(s.id, -2)
+                                        for s in config.strata}}, measured, members)
+    first = persons["indicator_id"] == "nbi_poor_persons"
+    parts = [persons[first], share_counts(groups, "nbi_poor_households", poor, measured), persons[~first]]
     for component in config.components:
         gap = hh_nbi[f"gap_{component.id}"].to_numpy(dtype=float)
         # rounded like the index: a gap exactly on the line (0.1 as 0.10000000000000002) is not above it

@@ -227,3 +227,27 @@ def test_share_counts_sum_by_area_codes_as_a_groupby_would():
                                  "numerator_cases", "denominator_cases"]
     # the frame itself works too (codes made on the way)
     pd.testing.assert_frame_equal(share_counts(frame, "x", condition, known, members), got)
+
+
+def test_several_shares_over_the_same_rows_count_as_one_share_each():
+    """shares_counts gives, indicator after indicator, exactly what share_counts gives for each alone (the
+    denominators summed once serve them all); a condition may be a nullable array, NA counting as not met."""
+    from indicators.margins import AreaCodes, share_counts, shares_counts
+
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"area_id": pd.array(rng.choice(["B", "A", None], n), dtype="string")})
+    members = rng.integers(1, 6, n).astype(float)
+    known = rng.random(n) < 0.8
+    conditions = {"x": rng.random(n) < 0.4,
+                  "y": pd.array(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5), dtype="boolean")}
+    groups = AreaCodes.of(frame)
+    got = shares_counts(groups, conditions, known, members)
+    each = pd.concat([share_counts(frame, name, c, known, members) for name, c in conditions.items()],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(got, each)
+    assert got["indicator_id"].tolist() == ["x", "x", "y", "y"] and got["area_id"].tolist() == ["A", "B"] * 2
+    # y's NA rows are not met: its numerator counts only the True ones among known rows with an area
+    area = frame["area_id"].fillna("").to_numpy(dtype=object)
+    y_true = np.asarray(conditions["y"].fillna(False), dtype=bool)
+    assert got.loc[3, "numerator_cases"] == np.sum(y_true & known & (area == "B"))
