@@ -149,3 +149,19 @@ def test_formulas_are_neutralised_in_mixed_columns():
     """A column holding text and numbers (object dtype, not a string column) is still checked."""
     out = neutralise_formulas(pd.DataFrame({"mixed": ["=HYPERLINK(1)", 5, None]}))
     assert out["mixed"].tolist()[:2] == ["'=HYPERLINK(1)", 5] and pd.isna(out["mixed"].tolist()[2])
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"x" * 63, b"x" * 64, b"x" * 65, "clé-ñandú".encode() * 20])
+def test_the_sql_hmac_is_rfc_2104_for_every_key_length(key):
+    """HMAC worked out in DuckDB equals Python's hmac for keys shorter than, equal to and longer than SHA-256's
+    64-byte block (a longer key is hashed first), for non-ASCII ids, and keeps each id in its place among many
+    (200,000: DuckDB splits them across threads)."""
+    import hashlib
+    import hmac
+
+    from sources.privacy import hmac_hex20
+
+    texts = ["H1", "año-ñ", "Ωμέγα", " space ", "a" * 300, ""] + [f"P{i:08d}" for i in range(200_000)]
+    got = hmac_hex20(texts, key)
+    expected = [hmac.new(key, t.encode("utf-8"), hashlib.sha256).hexdigest()[:20] if t else None for t in texts]
+    assert got == expected
