@@ -53,7 +53,7 @@ test: .venv/.synced browser compose-tool lint
 test-fast: .venv/.synced browser lint
 	.venv/bin/pytest -m "not e2e and not scheduler"
 
-# The pipeline at --scale 1, 10 and 30 stage by stage with its baselines (benchmarks/README.md); about 20 minutes.
+# The pipeline at --scale 1, 10 and 30 stage by stage with its baselines (benchmarks/README.md); about 12 minutes.
 bench: .venv/.synced
 	.venv/bin/python benchmarks/pipeline_bench.py
 
