@@ -158,8 +158,7 @@ def share_counts(frame: pd.DataFrame | AreaCodes, indicator: str, condition, kno
     return shares_counts(frame, {indicator: condition}, known, weight)
 
 
-def shares_counts(frame: pd.DataFrame | AreaCodes, conditions: dict[str, object], known,
-                  weight=1.0) -> pd.DataFrame:
+def shares_counts(frame: pd.DataFrame | AreaCodes, conditions: dict[str, object], known, weight) -> pd.DataFrame:
     """`share_counts` for several indicators over the same known rows and weights (one condition each): the
     denominators are summed once for all of them, and the rows come out indicator by indicator, areas sorted."""
     groups = frame if isinstance(frame, AreaCodes) else AreaCodes.of(frame)
@@ -178,11 +177,11 @@ def shares_counts(frame: pd.DataFrame | AreaCodes, conditions: dict[str, object]
     return pd.DataFrame({
         "area_id": np.tile(groups.area_ids.to_numpy(), k),
         "indicator_id": np.repeat(np.array(list(conditions), dtype=object), areas),
-        "numerator": np.concatenate(numerators) if k else np.empty(0),
+        "numerator": np.concatenate([np.empty(0), *numerators]),
         "denominator": np.tile(denominator, k),
         "multiplier": 1.0,
         "weight_sq": np.tile(weight_sq, k),
-        "numerator_cases": np.concatenate(cases) if k else np.empty(0),
+        "numerator_cases": np.concatenate([np.empty(0), *cases]),
         "denominator_cases": np.tile(denominator_cases, k),
     })
 

@@ -251,3 +251,21 @@ def test_several_shares_over_the_same_rows_count_as_one_share_each():
     area = frame["area_id"].fillna("").to_numpy(dtype=object)
     y_true = np.asarray(conditions["y"].fillna(False), dtype=bool)
     assert got.loc[3, "numerator_cases"] == np.sum(y_true & known & (area == "B"))
+
+
+def test_known_rows_may_be_a_scalar_or_numbers_with_gaps_and_conditions_may_be_none():
+    """`known` as True for every row, or as 1/0 numbers with NaN (NaN: not known), counts like the booleans;
+    no condition or no row at all gives an empty frame with the columns."""
+    from indicators.margins import AreaCodes, shares_counts
+
+    frame = pd.DataFrame({"area_id": ["A", "A", "B", "B"]})
+    members = np.array([1.0, 2.0, 3.0, 4.0])
+    condition = np.array([True, False, True, True])
+    every = shares_counts(AreaCodes.of(frame), {"x": condition}, True, members)
+    assert every["denominator"].tolist() == [3.0, 7.0] and every["numerator"].tolist() == [1.0, 7.0]
+    numbers = shares_counts(frame, {"x": condition}, np.array([1.0, np.nan, 0.0, 1.0]), members)
+    assert numbers["denominator"].tolist() == [1.0, 4.0] and numbers["numerator_cases"].tolist() == [1.0, 1.0]
+    empty = shares_counts(frame, {}, True, members)
+    assert empty.empty and list(empty.columns) == list(every.columns)
+    no_rows = shares_counts(frame.iloc[:0], {"x": condition[:0]}, True, members[:0])   # no household at all
+    assert no_rows.empty and list(no_rows.columns) == list(every.columns)
