@@ -282,7 +282,11 @@ def af_area_counts(scores: pd.DataFrame, config: AFConfig) -> pd.DataFrame:
     # Every count here sums all rows by the same area codes, so their rows line up area by area.
     score_sum = groups.sums(np.nan_to_num(np.where(poor & measured, members * score, 0.0)))   # Σ poor's scores
     m0 = h.assign(indicator_id="af_m0", numerator=score_sum)
-    a = share_counts(groups, "af_a", poor, poor, members).assign(numerator=score_sum)
+    # A's denominator is H's numerator: the poor persons (a poor household is always a measured one)
+    poor_members = np.nan_to_num(np.where(poor, members, 0.0))
+    a = h.assign(indicator_id="af_a", numerator=score_sum, denominator=h["numerator"].to_numpy(),
+                 weight_sq=groups.sums(poor_members * poor_members),
+                 denominator_cases=h["numerator_cases"].to_numpy())
     parts = [h, a, m0, h_and_ch[h_and_ch["indicator_id"] != "af_h"]]
     parts.append(share_counts(groups, "af_unmeasured_households", ~measured, np.ones(len(scores), dtype=bool)))
     return pd.concat(parts, ignore_index=True)

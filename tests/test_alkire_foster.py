@@ -73,6 +73,10 @@ def test_area_counts_and_contributions_by_hand():
     assert pair("Z2", "af_h") == (4, 5)
     assert pair("Z2", "af_a") == (4, 4)
     assert pair("Z2", "af_m0") == (4, 5)
+    # A's margin and disclosure counts are over the poor households: one in each zone (h2 of 3, h3 of 4 persons)
+    a = counts[counts["indicator_id"] == "af_a"].set_index("area_id")
+    assert a["weight_sq"].tolist() == [9.0, 16.0] and a["denominator_cases"].tolist() == [1.0, 1.0]
+    assert a["numerator_cases"].tolist() == [1.0, 1.0]
     assert pair("Z2", "af_ch_insurance") == (4, 5)
 
     contributions = af_contributions(counts, CONFIG).set_index(["area_id", "indicator_id"])
