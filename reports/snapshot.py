@@ -262,11 +262,11 @@ def read_snapshot(path: Path, index_id: str, period: str | None, city: str | Non
             snap.survey_measures = frame.to_dict("records")
             frame = con.execute(f"SELECT * FROM marts.survey_estimates WHERE period = ? AND {where} "
                                 "ORDER BY level, area_id, measure_id, method", [period, *params]).df()
-            snap.survey_estimates = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            snap.survey_estimates = _records(frame)
         if "sources" in tables:
             frame = con.execute(f"SELECT source, delivery, sha256, period, \"rows\", received_at FROM marts.sources "
                                 f"WHERE {where} ORDER BY source, period, delivery", params).df()
-            snap.sources = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            snap.sources = _records(frame)
         earlier = [p for p in periods if p < period]
         if earlier and "index_change" in tables:
             snap.changes = _read_changes(con, index_id, earlier[-1], period, where, params, tables)
@@ -365,6 +365,11 @@ def _read_quality(con: duckdb.DuckDBPyConnection, where: str, params: list) -> l
         "SELECT suite, period, check_key, expectation, column_name, severity, success, unexpected_count, "
         f"examples, why FROM marts.data_quality WHERE {where} ORDER BY success, severity, suite, check_key",
         list(params)).df()
+    return _records(frame)
+
+
+def _records(frame) -> list[dict]:
+    """The frame's rows as dicts, missing values as None (not NaN or NA) for the templates."""
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
