@@ -31,11 +31,14 @@ by Prasad and Rao (1990) as Datta and Lahiri (2000) give it for REML: g1 + g2 + 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+log = logging.getLogger(__name__)
 
 IPM_GROUPS = ("chronic_poverty", "recent_poverty", "inertial_poverty", "social_integration")
 
@@ -137,7 +140,7 @@ class FayHerriot:
     iterations: int
 
 
-def _reml_parts(sigma2: float, theta: np.ndarray, psi: np.ndarray, X: np.ndarray):
+def _reml_parts(sigma2: float, psi: np.ndarray, X: np.ndarray):
     v_inv = 1.0 / (sigma2 + psi)
     xtvx = X.T @ (X * v_inv[:, None])
     xtvx_inv = np.linalg.inv(xtvx)
@@ -162,13 +165,15 @@ def fay_herriot(direct, variance, covariates, *, max_iterations: int = 100, tole
     iterations, converged = 0, False
     while not converged and iterations < max_iterations:
         iterations += 1
-        P, _, _ = _reml_parts(sigma2, theta, psi, X)
+        P, _, _ = _reml_parts(sigma2, psi, X)
         score = -0.5 * np.trace(P) + 0.5 * float(theta @ P @ P @ theta)   # REML score in σ²_v
         information = 0.5 * float(np.sum(P * P.T))                          # its Fisher information
         updated = max(sigma2 + score / information, 0.0)
         converged = abs(updated - sigma2) < tolerance * max(1.0, sigma2)
         sigma2 = updated
-    _, xtvx_inv, v_inv = _reml_parts(sigma2, theta, psi, X)
+    if not converged:
+        log.warning("Fay-Herriot: REML did not converge in %d iterations (sigma2_v %.6g)", iterations, sigma2)
+    _, xtvx_inv, v_inv = _reml_parts(sigma2, psi, X)
     beta = xtvx_inv @ (X * v_inv[:, None]).T @ theta
     synthetic = X_all @ beta
     leverage = np.einsum("ij,jk,ik->i", X_all, xtvx_inv, X_all)   # x_d' (X'V⁻¹X)⁻¹ x_d

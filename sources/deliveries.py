@@ -92,12 +92,10 @@ def land_survey(city: City) -> dict[str, int]:
     with warehouse.session(city) as con:
         for part in ("households", "persons"):
             spec = getattr(survey, part)
-            delivery = prepare_delivery(landing / spec.file, relative=spec.file, source=f"survey/{part}",
-                                        loaded_for=survey.vintage, required=spec.required, drop=spec.drop,
-                                        pseudonymise=spec.pseudonymise, key=key, split_lineage=True)
-            partition = {"city": city.name, "_source": f"survey/{part}", "_loaded_for": survey.vintage}
-            counts[part] = warehouse.replace_partition(con, f"raw.survey_{part}", delivery.frame, partition,
-                                                       constants=delivery.lineage)
+            counts[part] = land(con, city=city.name, landing=landing, relative=spec.file, source=f"survey/{part}",
+                                table=f"raw.survey_{part}", loaded_for=survey.vintage, required=spec.required,
+                                drop=spec.drop, pseudonymise=spec.pseudonymise, key=key,
+                                partition={"_loaded_for": survey.vintage})
     return counts
 
 

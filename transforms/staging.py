@@ -19,6 +19,7 @@ from transforms.areas import areas_from_boundaries
 from transforms.census import stage_households, stage_persons
 from transforms.sensors import stage_stations
 from transforms.services import stage_service_records
+from transforms.survey import stage_survey_households, stage_survey_persons
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +134,26 @@ def stage_sensors(city: City, interval_start, interval_end) -> dict[str, int]:
         staged = stage_readings(con, city_name=city.name, quality=city.section("sensors"),
                                 interval_start=interval_start, interval_end=interval_end)
     return {"stations": len(stations), **staged}
+
+
+def stage_survey(city: City) -> dict[str, int]:
+    """staging.survey_households and staging.survey_persons from the survey year's raw rows, the quarantine
+    beside them (transforms/survey.py types them)."""
+    survey = city.settings.survey
+    key = {"city": city.name, "vintage": survey.vintage}
+    where = "city = ? AND _loaded_for = ? ORDER BY _row"
+    with warehouse.session(city) as con:
+        areas = _areas(con, city)
+        if areas.empty:
+            raise RuntimeError(f"no areas for {city.name!r} in staging: stage the census first")
+        warehouse.revoke_acceptance(con, city.name, "staging_survey", survey.vintage)
+        zones = set(areas.loc[areas["depth"] == 0, "area_id"])
+        raw = read_frame(con, f"SELECT * FROM raw.survey_households WHERE {where}", [city.name, survey.vintage])
+        households = stage_survey_households(raw, city, zones)
+        raw = read_frame(con, f"SELECT * FROM raw.survey_persons WHERE {where}", [city.name, survey.vintage])
+        persons = stage_survey_persons(raw, households.frame)
+        counts = {"households": warehouse.replace_partition(con, "staging.survey_households", households.frame, key),
+                  "persons": warehouse.replace_partition(con, "staging.survey_persons", persons.frame, key)}
+        for kind, cleaned in (("households", households), ("persons", persons)):
+            _quarantine(con, city, f"survey/{kind}", cleaned.quarantine)
+    return {**counts, "quarantined": len(households.quarantine) + len(persons.quarantine)}

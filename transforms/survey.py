@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bienestar import warehouse
-from bienestar.warehouse import read_frame
 from cities import City
 from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
 from transforms.cleaning import Cleaned, Field, drop_duplicates, type_fields
@@ -76,28 +74,8 @@ def land_and_stage_survey(city: City, year: str) -> dict:
     """The census year's run of the survey: landed and staged when the survey describes `year`, else skipped
     (with why)."""
     from sources.deliveries import land_survey
+    from transforms.staging import stage_survey
 
     if year != city.settings.survey.vintage:
         return {"skipped": f"the survey describes {city.settings.survey.vintage}, not {year}"}
     return {"landed": land_survey(city), "staged": stage_survey(city)}
-
-
-def stage_survey(city: City) -> dict[str, int]:
-    """staging.survey_households and staging.survey_persons from raw, the quarantine beside them."""
-    survey = city.settings.survey
-    key = {"city": city.name, "vintage": survey.vintage}
-    with warehouse.session(city) as con:
-        zones = {r[0] for r in con.execute("SELECT area_id FROM staging.areas WHERE city = ? AND depth = 0",
-                                           [city.name]).fetchall()}
-        if not zones:
-            raise RuntimeError(f"no areas for {city.name!r} in staging: stage the census first")
-        raw = read_frame(con, "SELECT * FROM raw.survey_households WHERE city = ? ORDER BY _row", [city.name])
-        households = stage_survey_households(raw, city, zones)
-        raw = read_frame(con, "SELECT * FROM raw.survey_persons WHERE city = ? ORDER BY _row", [city.name])
-        persons = stage_survey_persons(raw, households.frame)
-        counts = {"households": warehouse.replace_partition(con, "staging.survey_households", households.frame, key),
-                  "persons": warehouse.replace_partition(con, "staging.survey_persons", persons.frame, key)}
-        for kind, cleaned in (("households", households), ("persons", persons)):
-            warehouse.replace_quarantine(con, city.name, "staging", f"survey/{kind}",
-                                         warehouse.quarantine_frame(cleaned.quarantine))
-    return {**counts, "quarantined": len(households.quarantine) + len(persons.quarantine)}

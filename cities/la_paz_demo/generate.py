@@ -1293,7 +1293,6 @@ def _write_survey(out: _Output, geo: Geography, households: pd.DataFrame, person
     out.wrote("survey/persons.csv", len(members), "survey persons")
 
 
-
 def _write_earlier_census(out: _Output, geo: Geography, scale: float, seed: int, vintage: str,
                           shift: tuple[float, float]) -> None:
     """An earlier census of the same city: the same zones, every one poorer by its own shift."""
