@@ -118,3 +118,31 @@ def test_staging_the_census_revokes_its_acceptance(home, tmp_path):
     assert Need("census", "staging_census", "2024") not in missing(sample, ["2024"])
     stage_census(sample, "2024")
     assert Need("census", "staging_census", "2024") in missing(sample, ["2024"])
+
+
+def test_staging_the_survey_revokes_its_acceptance_and_reads_its_year_only(home, tmp_path):
+    """Restaging the survey forgets that its gate passed, and stages the rows landed for the survey's year only
+    (rows an earlier survey year left in raw stay out)."""
+    from bienestar.demo import prepare_demo
+    from cities import load_city
+    from sources.deliveries import land_census, land_survey
+    from transforms.staging import stage_census, stage_survey
+
+    sample = load_city("la_paz_demo")
+    prepare_demo(sample, scale=0.05)
+    land_census(sample, "2024")
+    stage_census(sample, "2024")
+    land_survey(sample)
+    with warehouse.session(sample) as con:   # an older survey year's rows, still in raw
+        con.execute("INSERT INTO raw.survey_households SELECT * REPLACE ('2012' AS _loaded_for, "
+                    "'old-' || household_id AS household_id) FROM raw.survey_households")
+    accept(sample, ("staging_survey", "2024"))
+    counts = stage_survey(sample)
+    with warehouse.session(sample) as con:
+        accepted = con.execute("SELECT count(*) FROM audit.accepted_loads WHERE suite = 'staging_survey'").fetchone()
+        staged = con.execute("SELECT count(*) FILTER (WHERE household_id LIKE 'old-%'), count(*) "
+                             "FROM staging.survey_households").fetchone()
+        landed = con.execute("SELECT count(*) FROM raw.survey_households WHERE _loaded_for = '2024'").fetchone()
+    assert accepted == (0,)
+    assert staged[0] == 0 and staged[1] == counts["households"] > 0
+    assert counts["households"] <= landed[0]
