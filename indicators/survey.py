@@ -60,7 +60,8 @@ class Estimate:
     ci_high: float
 
 
-def _checked_design(weight, stratum, psu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def checked_design(weight, stratum, psu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The design as arrays (weights, stratum codes, PSU codes), checked once for every estimate on it."""
     w = np.asarray(weight, dtype=float)
     if (w <= 0).any() or np.isnan(w).any():
         raise SurveyDesignError("every design weight must be positive")
@@ -77,7 +78,13 @@ def _checked_design(weight, stratum, psu) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def ratio_estimate(y, x, weight, stratum, psu, domain=None, *, level: float = 0.95) -> Estimate:
     """Σ w·y / Σ w·x over `domain` (boolean, default everyone) with its linearised standard error."""
-    w, h, cluster = _checked_design(weight, stratum, psu)
+    return design_ratio(checked_design(weight, stratum, psu), y, x, domain, level=level)
+
+
+def design_ratio(design: tuple[np.ndarray, np.ndarray, np.ndarray], y, x, domain=None, *,
+                 level: float = 0.95) -> Estimate:
+    """`ratio_estimate` on a design `checked_design` already gave."""
+    w, h, cluster = design
     y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     d = np.ones(len(w), dtype=bool) if domain is None else np.asarray(domain, dtype=bool)
     total_x = float(np.sum(w * x * d))

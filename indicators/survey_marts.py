@@ -21,7 +21,7 @@ from bienestar import warehouse
 from bienestar.warehouse import read_frame
 from cities import City
 from indicators.nbi import load_nbi_config, nbi_households
-from indicators.survey import IPM_GROUPS, fay_herriot, fgt, ipm_group, ratio_estimate
+from indicators.survey import IPM_GROUPS, checked_design, design_ratio, fay_herriot, fgt, ipm_group
 from transforms.areas import area_parents
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,13 @@ def direct_estimates(units: pd.DataFrame, measures: pd.DataFrame, domains: dict[
     and `reliable` set but every figure kept (`withhold` empties the suppressed ones for publication)."""
     rows = []
     members = units["members"].astype(float).to_numpy()
+    design = checked_design(units["weight"], units["stratum"], units["psu"])
     for measure in measures.itertuples():
         y = units[measure.measure_id].astype(float).to_numpy()
         known = ~np.isnan(y)
         x = np.where(known, members if measure.unit_of == "persons" else 1.0, 0.0)
         for area_id, (level, mask) in domains.items():
-            est = ratio_estimate(np.nan_to_num(y) * (x if measure.unit_of == "persons" else 1.0) * known, x,
-                                 units["weight"], units["stratum"], units["psu"], mask.to_numpy() & known)
+            est = design_ratio(design, np.nan_to_num(y) * x, x, mask.to_numpy() & known)   # x: 0 where unknown
             cv = est.se / abs(est.estimate) if est.estimate else np.nan
             small = est.n < survey.min_households
             reliable = bool(not small and cv <= survey.max_cv)

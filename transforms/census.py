@@ -61,15 +61,17 @@ def stage_households(raw: pd.DataFrame) -> Cleaned:
     return cleaned
 
 
-def stage_persons(raw: pd.DataFrame, households: pd.DataFrame) -> Cleaned:
-    """Typed, de-duplicated persons with their household's area; persons of no staged household are rejected."""
+def stage_persons(raw: pd.DataFrame, households: pd.DataFrame, *,
+                  orphan_reason: str = "household not in staging (unknown, or rejected: see its own quarantine "
+                                       "entry)") -> Cleaned:
+    """Typed, de-duplicated persons with their household's area; persons of no staged household are rejected
+    (with `orphan_reason`)."""
     cleaned = Cleaned(raw.copy())
     drop_duplicates(cleaned, "person_id", [c for c in raw.columns if not c.startswith("_") and c != "city"])
     area = households.set_index("household_id")["area_id"]
     cleaned.frame = cleaned.frame.assign(area_id=cleaned.frame["household_id"].map(area).astype("string"))
     cleaned.reject(cleaned.frame["area_id"].isna(),
-                   reason="household not in staging (unknown, or rejected: see its own quarantine entry)",
-                   record_id="person_id", fld="household_id")
+                   reason=orphan_reason, record_id="person_id", fld="household_id")
     type_fields(cleaned, PERSON_FIELDS, "person_id")
     columns = ["person_id", "household_id", "area_id", *PERSON_FIELDS, "_delivery", "_row"]
     cleaned.frame = cleaned.frame[columns].sort_values("person_id").reset_index(drop=True)

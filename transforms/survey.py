@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cities import City
-from transforms.census import HOUSEHOLD_FIELDS, PERSON_FIELDS
+from transforms.census import HOUSEHOLD_FIELDS, stage_persons
 from transforms.cleaning import Cleaned, Field, drop_duplicates, type_fields
 
 DESIGN_FIELDS = {
@@ -55,19 +55,9 @@ def stage_survey_households(raw: pd.DataFrame, city: City, zones: set[str]) -> C
 
 
 def stage_survey_persons(raw: pd.DataFrame, households: pd.DataFrame) -> Cleaned:
-    """Typed survey persons of staged, responding households; the rest quarantined."""
-    cleaned = Cleaned(raw.copy())
-    drop_duplicates(cleaned, "person_id", [c for c in raw.columns if not c.startswith("_") and c != "city"])
-    answering = households.loc[households["responded"].astype(bool), ["household_id", "area_id"]]
-    area = answering.set_index("household_id")["area_id"]
-    cleaned.frame = cleaned.frame.assign(area_id=cleaned.frame["household_id"].map(area).astype("string"))
-    cleaned.reject(cleaned.frame["area_id"].isna(),
-                   reason="household not among the staged responding survey households", record_id="person_id",
-                   fld="household_id")
-    type_fields(cleaned, PERSON_FIELDS, "person_id")
-    columns = ["person_id", "household_id", "area_id", *PERSON_FIELDS, "_delivery", "_row"]
-    cleaned.frame = cleaned.frame[columns].sort_values("person_id").reset_index(drop=True)
-    return cleaned
+    """Typed survey persons of staged, responding households (the census's rules); the rest quarantined."""
+    return stage_persons(raw, households[households["responded"].astype(bool)],
+                         orphan_reason="household not among the staged responding survey households")
 
 
 def land_and_stage_survey(city: City, year: str) -> dict:
