@@ -5,9 +5,10 @@ errors, t intervals and coefficients of variation; Fay-Herriot estimates (EBLUP,
 was sampled) with their MSE for the levels `survey.small_area` names. Weights are adjusted for non-response within
 each stratum: w · Σ(sampled w) / Σ(responding w).
 
-Disclosure control: a direct estimate resting on fewer than `survey.min_households` responding households is
-withheld (`suppressed`); one whose coefficient of variation is above `survey.max_cv` is published with
-`reliable` false. Model-based estimates are published with their MSE (they borrow strength from the census).
+Precision rules (docs/survey.md; the survey sample itself is never published): a direct estimate resting on
+fewer than `survey.min_households` responding households is withheld (`suppressed`); one whose coefficient of
+variation is above `survey.max_cv` is published with `reliable` false. Model-based estimates are published with
+their MSE (they borrow strength from the census).
 """
 
 from __future__ import annotations
