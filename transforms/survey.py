@@ -1,4 +1,5 @@
-"""The household survey from raw into `staging.survey_households` and `staging.survey_persons` (docs/survey.md).
+"""How the household survey is typed on its way from raw into `staging.survey_households` and `staging.survey_persons`
+(`transforms.staging.stage_survey` reads and writes them; docs/survey.md).
 
 Design fields (stratum, PSU, design weight, response, area) are typed for every sampled household, answers only
 for those that responded: a non-respondent stays in staging, without answers, because the weights are adjusted
